@@ -1,0 +1,1 @@
+"""Shared test helpers: loopback servers, image makers."""
