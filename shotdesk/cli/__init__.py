@@ -1,0 +1,1 @@
+"""The command line: ``shotdesk capture``, ``gallery``, ``devices``, ``key``, ``serve`` …"""
