@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g.add_argument("--block-ads", action="store_true", default=None, help="block ad and tracker hosts")
     g.add_argument("--hide-cookie-banners", action="store_true", default=None,
                    help="hide common cookie-consent banners")
-    g.add_argument("--delay", type=_number, metavar="MS", help="wait this long before the capture, 0–10000 ms")
+    g.add_argument("--delay", type=_number, metavar="MS",
+                   help="wait this long before the capture, 0–10000 ms")
     g.add_argument("--wait-until", choices=("load", "networkidle"), help="when the page counts as loaded")
     g.add_argument("--selector", metavar="CSS", help="capture only the first element matching CSS")
     g.add_argument("--hide", metavar="SELECTOR", action="append", default=None,

@@ -72,7 +72,8 @@ def check_media(data: bytes, *, expected: str, content_type: str | None = None,
     actual = sniff_format(data)
     if actual is None:
         head = data[:64].lstrip().lower()
-        kind = "a web page (HTML)" if head.startswith((b"<!doctype", b"<html")) else "data that is not an image"
+        is_html = head.startswith((b"<!doctype", b"<html"))
+        kind = "a web page (HTML)" if is_html else "data that is not an image"
         raise BadResponse(f"{source} sent {kind}", hint="nothing was saved; check the provider settings")
     if actual != expected:
         raise BadResponse(f"{source} sent {actual.upper()} although {expected.upper()} was asked for",
@@ -99,7 +100,8 @@ def _decode(data: bytes, source: str) -> tuple[int, int]:
     except BadResponse:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise BadResponse(f"{source} sent an image too large to open safely", hint="nothing was saved") from None
+        raise BadResponse(f"{source} sent an image over the {MAX_PIXELS // 1_000_000} megapixel limit",
+                          hint="nothing was saved") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise BadResponse(f"{source} sent a damaged or truncated image ({exc.__class__.__name__})",
                           hint="try again; nothing was saved") from None

@@ -105,7 +105,8 @@ class CaptureSpec:
         set_(self, "delay_ms", _int_in("delay", self.delay_ms, DELAY_RANGE, "ms"))
         wait = str(self.wait_until).strip().lower().replace("_", "").replace("-", "")
         if wait not in WAIT_UNTIL:
-            raise InvalidSpec("wait_until", f"wait-until must be one of {', '.join(WAIT_UNTIL)}, got {self.wait_until!r}")
+            raise InvalidSpec("wait_until",
+                              f"wait-until must be one of {', '.join(WAIT_UNTIL)}, got {self.wait_until!r}")
         set_(self, "wait_until", wait)
         set_(self, "selector", _opt_text("selector", self.selector))
         hides = tuple(s.strip() for s in self.hide_selectors if s and s.strip())
@@ -120,7 +121,8 @@ class CaptureSpec:
         if self.selector and self.full_page:
             raise InvalidSpec("selector", "Capture either an element (selector) or the full page, not both")
         if self.format == "pdf" and self.selector:
-            raise InvalidSpec("selector", "A PDF is always the whole page: remove the selector or choose an image format")
+            raise InvalidSpec("selector",
+                              "A PDF is always the whole page: remove the selector or choose an image format")
 
     # ------------------------------------------------------------------ derived values
     @property

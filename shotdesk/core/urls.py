@@ -62,7 +62,7 @@ def normalize_url(text: str) -> str:
         raise InvalidSpec("url", "Addresses with a user name or password are not supported",
                           hint="remove the 'user:password@' part")
     path = parts.path or "/"
-    return urlunsplit((scheme, netloc, path, parts.query, ""))
+    return str(urlunsplit((scheme, netloc, path, parts.query, "")))
 
 
 def _encode_host(host: str) -> str:
