@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox")
 
-from tests.helpers.webserver import PageServer  # noqa: E402
+from tests.helpers.webserver import PageServer
 
 
 @pytest.fixture(autouse=True)
