@@ -1,0 +1,170 @@
+"""Thumbnail loading off the GUI thread, with a byte-bounded LRU cache of pixmaps.
+
+The gallery asks :meth:`ThumbnailLoader.pixmap` for a thumbnail at a target size in *device*
+pixels (logical size × devicePixelRatio, so tiles stay sharp on HiDPI screens). A cache hit
+returns the pixmap; a miss returns ``None`` at once (the delegate paints a placeholder) and queues
+a decode on a small thread pool. Pillow decodes and scales there and hands back a ``QImage``
+(which, unlike ``QPixmap``, may be built outside the GUI thread); ``loaded(key)`` then fires on
+the GUI thread, where the image becomes a pixmap.
+
+Decoding runs in a ``concurrent.futures`` pool rather than on the asyncio loop, so the loader also
+works without a running loop (plain pytest-qt tests, the model tester).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+
+log = logging.getLogger(__name__)
+
+#: Cache key: (file path, width, height) in device pixels.
+ThumbKey = tuple[str, int, int]
+
+
+def decode_thumbnail(path: Path, width: int, height: int) -> QImage:
+    """Decode ``path`` and scale it to cover ``width`` × ``height`` device pixels, cropped from the
+    top (a page is recognised by its header). Runs in a worker thread; raises ``OSError``."""
+    with Image.open(path) as src:
+        src.draft("RGB", (width, height))
+        img = src.convert("RGBA") if src.mode not in ("RGB", "RGBA") else src.copy()
+    sw, sh = img.size
+    if sw <= 0 or sh <= 0:
+        raise OSError(f"{path} has no pixels")
+    # Cover the box: scale to the box width, or the height if that is the tighter side.
+    factor = max(width / sw, height / sh)
+    tw, th = max(1, round(sw * factor)), max(1, round(sh * factor))
+    if (tw, th) != (sw, sh):
+        img = img.resize((tw, th), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    # Crop horizontally centred, vertically from the top.
+    cw, ch = min(tw, width), min(th, height)
+    left = (tw - cw) // 2
+    img = img.crop((left, 0, left + cw, ch))
+    if img.mode != "RGBA":
+        img = img.convert("RGBA")
+    data = img.tobytes("raw", "RGBA")
+    qimage = QImage(data, img.width, img.height, img.width * 4, QImage.Format.Format_RGBA8888)
+    return qimage.copy()  # detach from the Python buffer
+
+
+class ThumbnailLoader(QObject):
+    """Loads thumbnails on a thread pool; ``loaded(key)`` / ``failed(key, message)`` on the GUI thread.
+
+    ``key`` is the string form of the cache key (see :meth:`key_for`).
+    """
+
+    loaded = Signal(str)
+    failed = Signal(str, str)
+    _decoded = Signal(str, object, str)  # worker → GUI thread (queued): key, QImage | None, error
+
+    def __init__(self, *, max_bytes: int = 96 * 1024 * 1024, workers: int = 2,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._cache: OrderedDict[str, QPixmap] = OrderedDict()
+        self._cache_bytes = 0
+        self._max_bytes = max_bytes
+        self._failed: dict[str, str] = {}
+        self._pending: dict[str, Future[QImage]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="thumbs")
+        self._lock = threading.Lock()
+        self._closed = False
+        self._decoded.connect(self._on_decoded, Qt.ConnectionType.QueuedConnection)
+
+    @staticmethod
+    def key_for(path: Path, width: int, height: int) -> str:
+        return f"{width}x{height}:{path}"
+
+    # ------------------------------------------------------------------ queries
+    def pixmap(self, path: Path, width: int, height: int, dpr: float = 1.0) -> QPixmap | None:
+        """The cached pixmap (with ``dpr`` set) or ``None`` after queueing a load."""
+        key = self.key_for(path, width, height)
+        pm = self._cache.get(key)
+        if pm is not None:
+            self._cache.move_to_end(key)
+            if pm.devicePixelRatio() != dpr:
+                pm.setDevicePixelRatio(dpr)
+            return pm
+        if key not in self._failed:
+            self._request(key, path, width, height)
+        return None
+
+    def error(self, path: Path, width: int, height: int) -> str | None:
+        """Why the thumbnail could not be decoded, if it could not."""
+        return self._failed.get(self.key_for(path, width, height))
+
+    def is_pending(self, path: Path, width: int, height: int) -> bool:
+        return self.key_for(path, width, height) in self._pending
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    @property
+    def cache_bytes(self) -> int:
+        return self._cache_bytes
+
+    def clear(self) -> None:
+        self._cache.clear()
+        self._cache_bytes = 0
+        self._failed.clear()
+
+    def forget(self, path: Path) -> None:
+        """Drop every cached size of ``path`` (the file changed or was removed)."""
+        suffix = f":{path}"
+        for key in [k for k in self._cache if k.endswith(suffix)]:
+            self._cache_bytes -= _pixmap_bytes(self._cache.pop(key))
+        for key in [k for k in self._failed if k.endswith(suffix)]:
+            del self._failed[key]
+
+    def shutdown(self) -> None:
+        self._closed = True
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------ internals
+    def _request(self, key: str, path: Path, width: int, height: int) -> None:
+        if key in self._pending or self._closed:
+            return
+        future = self._pool.submit(decode_thumbnail, path, width, height)
+        self._pending[key] = future
+        future.add_done_callback(functools.partial(self._worker_done, key))
+
+    def _worker_done(self, key: str, future: Future[QImage]) -> None:
+        # Runs in the worker thread: hand the QImage to the GUI thread through a queued signal.
+        if future.cancelled() or self._closed:
+            return
+        exc = future.exception()
+        if exc is not None:
+            self._decoded.emit(key, None, f"{exc.__class__.__name__}: {exc}")
+        else:
+            self._decoded.emit(key, future.result(), "")
+
+    def _on_decoded(self, key: str, image: QImage | None, error: str) -> None:
+        if self._pending.pop(key, None) is None and self._closed:
+            return
+        if image is None or image.isNull():
+            self._failed[key] = error or "empty image"
+            log.warning("thumbnail %s could not be decoded: %s", key, error)
+            self.failed.emit(key, self._failed[key])
+            return
+        pm = QPixmap.fromImage(image)
+        self._cache[key] = pm
+        self._cache_bytes += _pixmap_bytes(pm)
+        while self._cache_bytes > self._max_bytes and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._cache_bytes -= _pixmap_bytes(old)
+        self.loaded.emit(key)
+
+
+def _pixmap_bytes(pm: QPixmap) -> int:
+    return pm.width() * pm.height() * 4
