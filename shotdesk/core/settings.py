@@ -63,7 +63,7 @@ _URL_LIMIT = 8192
 _TEMPLATE_LIMIT = 255
 
 #: Provider ids: ``snapsharp``, ``custom``, a saved custom provider's name such as ``my-shots``.
-_PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
+PROVIDER_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
 
 #: Entry names that would hold a credential; refused inside custom provider definitions.
 #: (``auth_header`` is the *name* of the header that carries the key, which is fine.)
@@ -184,7 +184,7 @@ def _cache_ttl(value: Any, _warnings: Warnings) -> float:
 
 def _provider_id(name: str, value: Any) -> str:
     text = value.strip().lower() if isinstance(value, str) else value
-    if not isinstance(text, str) or not _PROVIDER_ID.match(text):
+    if not isinstance(text, str) or not PROVIDER_ID_PATTERN.match(text):
         raise InvalidSpec(name, f"{name} must be a provider id such as 'local' or 'snapsharp' "
                           f"(letters, digits, '-', '_', '.', ':'), got {value!r}")
     return text
