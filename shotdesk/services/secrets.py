@@ -218,7 +218,8 @@ def _failure(action: str, pid: str, exc: BaseException, secret: str | None = Non
     locked = isinstance(exc, keyring.errors.KeyringLocked) or "lock" in detail.lower()
     hint = ("unlock the keyring (GNOME Keyring / KWallet) and try again" if locked
             else "check that the keyring service (GNOME Keyring / KWallet) is running and unlocked")
-    return SecretStoreError(f"Could not {action} the {pid} key in the keyring ({reason})", hint=hint)
+    where = "in" if action == "store" else "from"
+    return SecretStoreError(f"Could not {action} the {pid} key {where} the keyring ({reason})", hint=hint)
 
 
 # ---------------------------------------------------------------------- keyring calls (worker thread)
