@@ -41,20 +41,26 @@ def make_thumbnail(data: bytes, *, thumb_width: int = THUMB_WIDTH,
     """
     with Image.open(io.BytesIO(data)) as src:
         width, height = src.size
-        tw, th = thumbnail_size(width, height, thumb_width=thumb_width, max_height=max_height)
-        # Only the top part of a tall page ends up in the thumbnail: crop before scaling.
-        source_h = min(height, max(1, round(th * width / tw)))
+        tw, _ = thumbnail_size(width, height, thumb_width=thumb_width, max_height=max_height)
         if src.format == "JPEG":
-            src.draft("RGB", (tw, round(height * tw / width)))  # decode at a reduced scale
-            width, height = src.size
-            source_h = min(height, max(1, round(th * width / tw)))
-        img = src.crop((0, 0, width, source_h)) if source_h < height else src.copy()
-    img = _normalise_mode(img)
-    if img.size != (tw, th):
+            src.draft("RGB", (tw, max(1, round(height * tw / width))))  # decode at a reduced scale
+        return thumbnail_of(src, thumb_width=thumb_width, max_height=max_height)
+
+
+def thumbnail_of(img: Image.Image, *, thumb_width: int = THUMB_WIDTH,
+                 max_height: int = THUMB_MAX_HEIGHT) -> bytes:
+    """WebP thumbnail bytes of a decoded (or lazily opened) image."""
+    width, height = img.size
+    tw, th = thumbnail_size(width, height, thumb_width=thumb_width, max_height=max_height)
+    # Only the top part of a tall page ends up in the thumbnail: crop before scaling.
+    source_h = min(height, max(1, round(th * width / tw)))
+    part = img.crop((0, 0, width, source_h)) if source_h < height else img
+    part = _normalise_mode(part)
+    if part.size != (tw, th):
         # reducing_gap: a fast integer reduce first, then a good filter for the last step.
-        img = img.resize((tw, th), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        part = part.resize((tw, th), Image.Resampling.LANCZOS, reducing_gap=3.0)
     out = io.BytesIO()
-    img.save(out, format="WEBP", quality=_QUALITY, method=4)
+    part.save(out, format="WEBP", quality=_QUALITY, method=4)
     return out.getvalue()
 
 

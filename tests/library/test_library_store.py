@@ -348,7 +348,8 @@ def test_list_filters_and_paging(library: Library, clock: FakeClock) -> None:
     assert library.count(provider="snapsharp") == 12
     assert all(c.provider == "snapsharp" for c in library.list(provider="snapsharp"))
     assert library.count(format="jpeg") == 9 and library.count(format="jpg") == 9
-    assert library.count(query="Title 1") == 11  # 1, 10..19
+    assert library.count(query='"Title 1"') == 11  # a phrase: 1, 10..19
+    assert library.count(query="Title 1") == 13  # two words: also site1 (6, 21) has a "1"
     assert library.count(query="site3.example") == 5
     assert library.count(query="100%") == 0  # LIKE wildcards are literal
     assert library.count(domain="site0.example") == 5
