@@ -32,7 +32,12 @@ RESOLVER_RULES = "--host-resolver-rules=MAP *.shotdesk.test 127.0.0.1"
 @dataclass
 class JobOutcome:
     job: dict[str, Any]
-    data: bytes | None
+    raw: bytes | None
+
+    @property
+    def data(self) -> bytes:
+        assert self.raw is not None, f"the job did not complete: {self.job}"
+        return self.raw
 
     @property
     def status(self) -> str:
@@ -61,7 +66,8 @@ class EngineProcess:
         if dark:
             cmd.append("--dark")
         cmd += ["--webEngineArgs", RESOLVER_RULES]
-        self.stderr_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"shotdesk-engine-{os.getpid()}-{int(dark)}.log"
+        log_dir = Path(os.environ.get("TMPDIR", "/tmp"))
+        self.stderr_path = log_dir / f"shotdesk-engine-{os.getpid()}-{int(dark)}.log"
         self._stderr = self.stderr_path.open("wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                                      env=env, cwd=ROOT)
@@ -74,7 +80,8 @@ class EngineProcess:
                 break
         if not line.startswith(READY.encode()):
             self.close()
-            raise RuntimeError("engine did not start:\n" + self.stderr_path.read_text(errors="replace")[-3000:])
+            output = self.stderr_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError("engine did not start:\n" + output)
         self.info = json.loads(line[len(READY):])
         self.base_url = f"http://127.0.0.1:{self.info['port']}"
         self.client = httpx.Client(base_url=self.base_url, timeout=90,

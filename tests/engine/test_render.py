@@ -109,7 +109,8 @@ def test_full_page_of_20000_px_is_exact_band_by_band(engine: EngineProcess, page
     for i in range(20):
         top = i * band
         color = BAND_COLORS[i % len(BAND_COLORS)]
-        rows = (top + 2, top + band // 2, top + band - 2) if i else (top + 45, top + band // 2, top + band - 2)
+        first = top + 45 if i == 0 else top + 2  # below the 40 px fixed header
+        rows = (first, top + band // 2, top + band - 2)
         for y in rows:
             assert rgb(image, 400, y) == color, (i, y, rgb(image, 400, y))
     # the fixed header appears once (top of the picture), not at the start of every chunk
@@ -222,9 +223,12 @@ def test_pdf_is_a_valid_pdf(engine: EngineProcess, page_server: PageServer):
 def test_hide_selectors_cookie_banners_custom_css_and_js(engine: EngineProcess, page_server: PageServer):
     url = page_server.add_page("/banners", """<!doctype html><html><head><style>
         html, body { margin: 0; background: rgb(255, 255, 255); }
-        #onetrust-banner-sdk { position: fixed; left: 0; right: 0; bottom: 0; height: 200px; background: rgb(0, 0, 0); }
-        #promo { position: absolute; left: 0; top: 0; width: 300px; height: 100px; background: rgb(255, 0, 0); }
-        </style></head><body><div id="promo"></div><div id="onetrust-banner-sdk">We use cookies</div></body></html>""")
+        #onetrust-banner-sdk { position: fixed; left: 0; right: 0; bottom: 0; height: 200px;
+                               background: rgb(0, 0, 0); }
+        #promo { position: absolute; left: 0; top: 0; width: 300px; height: 100px;
+                 background: rgb(255, 0, 0); }
+        </style></head><body><div id="promo"></div>
+        <div id="onetrust-banner-sdk">We use cookies</div></body></html>""")
     plain = open_image(engine.capture(url=url, width=640, height=480).data)
     assert rgb(plain, 320, 400) == (0, 0, 0) and rgb(plain, 100, 50) == (255, 0, 0)
 
@@ -245,14 +249,17 @@ def test_hide_selectors_cookie_banners_custom_css_and_js(engine: EngineProcess, 
 
 
 def test_delay_and_network_idle_wait_for_late_content(engine: EngineProcess, page_server: PageServer):
-    page_server.routes["/late.png"] = Response(body=make_image(100, 100, (0, 160, 0)), content_type="image/png",
-                                               delay_s=0.4)
+    page_server.routes["/late.png"] = Response(body=make_image(100, 100, (0, 160, 0)),
+                                               content_type="image/png", delay_s=0.4)
     url = page_server.add_page("/late", """<!doctype html><html><body style="margin:0">
         <div id="t" style="width:100px;height:100px;background:rgb(255,0,0)"></div>
         <script>
         setTimeout(function () { document.getElementById('t').style.background = 'rgb(0,0,255)'; }, 400);
         setTimeout(function () {
-          var img = new Image(); img.src = '/late.png'; img.style.display = 'block'; document.body.appendChild(img);
+          var img = new Image();
+          img.src = '/late.png';
+          img.style.display = 'block';
+          document.body.appendChild(img);
         }, 300);
         </script></body></html>""")
     early = open_image(engine.capture(url=url, width=640, height=480).data)
@@ -266,7 +273,8 @@ def test_delay_and_network_idle_wait_for_late_content(engine: EngineProcess, pag
 def test_user_agent_is_sent(engine: EngineProcess, page_server: PageServer):
     url = page_server.add_page("/ua", "<html><body>ua</body></html>")
     assert engine.capture(url=url, user_agent="ShotDeskTest/1.0").status == "completed"
-    assert [r.headers.get("user-agent") for r in page_server.requests if r.route == "/ua"] == ["ShotDeskTest/1.0"]
+    agents = [r.headers.get("user-agent") for r in page_server.requests if r.route == "/ua"]
+    assert agents == ["ShotDeskTest/1.0"]
 
 
 # ---------------------------------------------------------------------- failures
@@ -298,7 +306,8 @@ def test_timeout(engine: EngineProcess, page_server: PageServer):
     assert out.kind == "timeout"
     assert out.error == "The page did not finish within 1 s"
     # the engine goes on working after a timeout
-    assert engine.capture(url=page_server.add_page("/ok", BOX_PAGE), width=640, height=480).status == "completed"
+    again = engine.capture(url=page_server.add_page("/ok", BOX_PAGE), width=640, height=480)
+    assert again.status == "completed"
 
 
 def test_long_poll_holds_until_done_and_image_is_409_before(engine: EngineProcess, page_server: PageServer):
