@@ -179,7 +179,7 @@ def _is_secure(backend: object) -> bool:
 
 
 def _usable_backend() -> tuple[Any | None, str]:
-    """The keyring backend to use, or ``None`` and a sentence saying why there is none.
+    """The keyring backend to use, or ``None`` and a phrase saying why there is none.
 
     Call from a worker thread: choosing the default backend talks to D-Bus the first time.
     """
@@ -195,16 +195,29 @@ def _usable_backend() -> tuple[Any | None, str]:
     refused = [_backend_label(b) for b in candidates
                if not isinstance(b, keyring.backends.fail.Keyring | keyring.backends.null.Keyring)]
     if refused:
-        return None, (f"the only keyring available ({', '.join(refused)}) stores keys in a plain "
-                      "file, which ShotDesk refuses")
-    return None, "no secure keyring (Secret Service, KWallet, macOS Keychain, Windows Credential Locker) " \
-                 "is available"
+        return None, (f"the only keyring found ({', '.join(refused)}) stores keys in a plain file, "
+                      "which ShotDesk refuses")
+    return None, ("no Secret Service (GNOME Keyring), KWallet, macOS Keychain or Windows Credential "
+                  "Locker was found")
 
 
-def _no_keyring_error(pid: str, reason: str) -> SecretStoreError:
+class SessionOnlyKey(SecretStoreError):
+    """:func:`set_key` could not store the key in a keyring; it is kept for this session only.
+
+    ``reason`` says why (no secure keyring, keyring locked…) without the session-only part, for
+    callers such as the CLI whose session ends at once.
+    """
+
+    def __init__(self, message: str, *, reason: str, hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+
+
+def _no_keyring_error(pid: str, reason: str) -> SessionOnlyKey:
     env = env_var_names(pid)[0]
-    return SecretStoreError(
-        f"No secure keyring is available ({reason}); the {pid} key is kept for this session only",
+    return SessionOnlyKey(
+        f"No secure keyring is available: {reason}; the {pid} key is kept for this session only",
+        reason=f"no secure keyring is available: {reason}",
         hint="install and unlock GNOME Keyring or KWallet (a Secret Service), then set the key again; "
              f"for scripts, set {env} in the environment instead",
     )
@@ -297,16 +310,22 @@ async def set_key(provider_id: str, key: str) -> None:
     """Store ``key`` in the keyring.
 
     Without a usable keyring (or when storing fails) the key is kept in the session store, so
-    captures in this process work, and :class:`SecretStoreError` says it was not saved.
+    captures in this process work, and :class:`SessionOnlyKey` (a ``SecretStoreError``) says it
+    was not saved and why (``reason``).
     """
     pid = normalize_provider_id(provider_id)
     secret = _check_key(key)
     try:
         where = await asyncio.to_thread(_keyring_write, pid, secret)
+    except SessionOnlyKey:
+        _session_put(pid, secret)
+        log.info("The %s key is kept for this session only (no secure keyring)", pid)
+        raise
     except SecretStoreError as exc:
         _session_put(pid, secret)
-        log.warning("The %s key is kept for this session only: %s", pid, exc.message)
-        raise
+        log.info("The %s key is kept for this session only (the keyring failed)", pid)
+        raise SessionOnlyKey(f"{exc.message}; the key is kept for this session only",
+                             reason=exc.message[0].lower() + exc.message[1:], hint=exc.hint) from None
     _session_pop(pid)  # the keyring now holds the newest key
     log.info("Stored the %s key in the keyring (%s)", pid, where)
 
@@ -373,7 +392,7 @@ async def keyring_problem() -> str | None:
     backend, reason = await asyncio.to_thread(_usable_backend)
     if backend is not None:
         return None
-    return f"No secure keyring is available ({reason}); keys are kept for this session only"
+    return f"No secure keyring is available: {reason}; keys are kept for this session only"
 
 
 async def keyring_name() -> str | None:

@@ -154,6 +154,8 @@ def test_no_keyring_keeps_the_key_for_the_session_with_a_clear_error(backend: Ke
     with pytest.raises(SecretStoreError) as info:
         run(secrets.set_key("snapsharp", KEY))
     text = str(info.value)
+    assert isinstance(info.value, secrets.SessionOnlyKey)
+    assert info.value.reason.startswith("no secure keyring is available: no Secret Service")
     assert "No secure keyring is available" in text
     assert "kept for this session only" in text
     assert "GNOME Keyring or KWallet" in text and "SHOTDESK_SNAPSHARP_KEY" in text
