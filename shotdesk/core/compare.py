@@ -21,8 +21,10 @@ from PIL import Image, ImageChops, ImageOps
 #: A pixel counts as changed when one of its channels differs by more than this (0–255):
 #: ignores anti-aliasing and JPEG noise, catches any visible edit.
 DEFAULT_THRESHOLD = 16
-#: Hamming distance (of 64-bit hashes) up to which two captures count as near-duplicates.
-NEAR_DUPLICATE_DISTANCE = 6
+#: Hamming distance of two 64-bit pHashes up to which two captures count as near-duplicates.
+#: Measured on generated pages: re-encodes, blurs and resizes of a page stay within 0–3 bits,
+#: pages with another layout are 20+ bits apart.
+NEAR_DUPLICATE_DISTANCE = 10
 #: Heat-map colour of changed pixels.
 HEAT_COLOUR = (230, 20, 20)
 
@@ -171,6 +173,12 @@ def _shrink(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     if factor > 1:
         img = img.reduce(factor)
     return img.resize(size, Image.Resampling.BOX)
+
+
+def image_hash(source: Image.Image | bytes | Path | str) -> int:
+    """The hash the gallery stores for near-duplicate grouping: :func:`phash` (it separates
+    different page layouts far better than :func:`dhash` on whole-page screenshots)."""
+    return phash(source)
 
 
 def hamming(a: int, b: int) -> int:

@@ -105,7 +105,7 @@ class Capture:
     unchanged: bool = False
     #: Changed pixels against the previous version in %, None for the first version or when unknown.
     changed_pct: float | None = None
-    #: 64-bit dHash as 16 hex digits (near-duplicate grouping); None until computed.
+    #: 64-bit perceptual hash (pHash) as 16 hex digits, for near-duplicate grouping.
     image_hash: str | None = None
 
     @property
@@ -605,7 +605,7 @@ class Library:
 
     def _analyse(self, data: bytes, fmt: str, title: str | None,
                  flags: Sequence[str] | None) -> _Analysis:
-        """Decode once: thumbnail, dHash, blank check (Pillow, outside the lock)."""
+        """Decode once: thumbnail, perceptual hash, blank check (Pillow, outside the lock)."""
         found = [f for f in (flags or ()) if f in FLAGS]
         if fmt == "pdf":
             if flags is None and _cmp.challenge_marker(title):
@@ -616,7 +616,7 @@ class Library:
                 src.load()
                 img = src.copy() if src.mode in ("RGB", "RGBA", "L") else src.convert("RGB")
             thumb = thumbnail_of(img)
-            image_hash = _cmp.hash_hex(_cmp.dhash(img))
+            image_hash = _cmp.hash_hex(_cmp.image_hash(img))
             if flags is None:
                 if _cmp.is_blank(img):
                     found.append("blank")
@@ -995,7 +995,7 @@ class Library:
 
     def near_duplicates(self, *, max_distance: int = _cmp.NEAR_DUPLICATE_DISTANCE,
                         **filters: Any) -> builtins.list[builtins.list[Capture]]:
-        """Groups of ready captures whose pictures look alike (dHash within ``max_distance`` bits).
+        """Groups of ready captures whose pictures look alike (pHash within ``max_distance`` bits).
 
         Hashes missing from older rows are computed (from the thumbnail-sized decode) and stored.
         """
@@ -1010,7 +1010,7 @@ class Library:
             value = r["image_hash"]
             if value is None:
                 try:
-                    h = _cmp.dhash(self.blobs.resolve(r["blob"]))
+                    h = _cmp.image_hash(self.blobs.resolve(r["blob"]))
                 except (OSError, ValueError, Image.DecompressionBombError):
                     continue
                 value = _cmp.hash_hex(h)
