@@ -11,14 +11,18 @@ import logging
 import time
 from dataclasses import dataclass
 
-from shotdesk.capture.base import ProgressCallback
+from shotdesk.capture.base import CaptureResult, ProgressCallback, Provider
 from shotdesk.capture.registry import ProviderRegistry, provider_info
+from shotdesk.core.compare import capture_flags
 from shotdesk.core.errors import CaptureError
 from shotdesk.core.library import Capture, Library
 from shotdesk.core.settings import Settings, load_settings
-from shotdesk.core.spec import CaptureSpec
+from shotdesk.core.spec import DELAY_RANGE, CaptureSpec
 
 log = logging.getLogger(__name__)
+
+#: Extra wait before the one retry of a blank or bot-check capture.
+RETRY_EXTRA_DELAY_MS = 3000
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ class CapturePipeline:
             progress(None, f"Capturing {spec.url} with {spec.provider}")
         try:
             provider = await self.registry.get(spec.provider)
-            result = await provider.capture(spec, progress)
+            result, flags = await self._render(provider, spec, progress)
         except CaptureError as exc:
             if record_failure:
                 await asyncio.to_thread(self.library.add_failed, spec, str(exc))
@@ -70,10 +74,33 @@ class CapturePipeline:
         elapsed = _ms_since(started)
         if progress:
             progress(0.95, "Saving to the gallery")
-        capture = await asyncio.to_thread(self.library.add, spec, result, elapsed_ms=elapsed)
+        capture = await asyncio.to_thread(self.library.add, spec, result, elapsed_ms=elapsed, flags=flags)
         await self._drop_replaced(replaces)
         log.info("captured %s with %s in %d ms → #%d", spec.url, spec.provider, elapsed, capture.id)
         return CaptureOutcome(capture, cached=False, elapsed_ms=_ms_since(started))
+
+    async def _render(self, provider: Provider, spec: CaptureSpec,
+                      progress: ProgressCallback | None) -> tuple[CaptureResult, tuple[str, ...]]:
+        """Render; a blank or bot-check picture is retried once with a longer wait.
+
+        The result is stored under the spec the user asked for, flagged ``retried`` plus whatever
+        the second picture still shows (``blank`` / ``challenge``), so the tile can say so.
+        """
+        result = await provider.capture(spec, progress)
+        flags = await asyncio.to_thread(capture_flags, result.data, result.media_type, result.title)
+        if not flags:
+            return result, ()
+        log.info("capture of %s looks %s; retrying once with a longer wait", spec.url, "/".join(flags))
+        if progress:
+            progress(None, f"The page looked {' and '.join(flags)}; trying once more with a longer wait")
+        patient = spec
+        if "delay_ms" in provider.capabilities.options:
+            patient = spec.with_changes(delay_ms=min(DELAY_RANGE[1], spec.delay_ms + RETRY_EXTRA_DELAY_MS))
+        if "wait_until" in provider.capabilities.options:
+            patient = patient.with_changes(wait_until="networkidle")
+        retried = await provider.capture(patient, progress)
+        again = await asyncio.to_thread(capture_flags, retried.data, retried.media_type, retried.title)
+        return retried, ("retried", *again)
 
     async def _drop_replaced(self, capture_id: int | None) -> None:
         if capture_id is not None:
