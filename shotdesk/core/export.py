@@ -358,7 +358,7 @@ def _card(c: Capture, image_href: str, thumb_src: str) -> str:
     size = f"{c.width} × {c.height} px" if c.width else c.format.upper()
     rows = [
         ("Captured", local.strftime("%Y-%m-%d %H:%M")),
-        ("Size", f"{size} · {c.format.upper()} · {c.bytes / 1_000_000:.1f} MB"),
+        ("Size", f"{size} · {c.format.upper()} · {human_size(c.bytes)}"),
         ("Viewport", (c.device + " · " if c.device else "") + f"{c.viewport[0]} × {c.viewport[1]}"),
         ("Provider", c.provider),
         ("Version", str(c.version)),
@@ -427,7 +427,8 @@ def responsive_sheet(captures: Sequence[Capture], out_path: Path, *, title: str 
         label = c.device or "Custom"
         draw.text((x, top + img.height + 10), label, fill=(29, 35, 48), font=label_font)
         scale_text = f" @{c.width / c.viewport[0]:g}x" if c.viewport[0] and c.width != c.viewport[0] else ""
-        draw.text((x, top + img.height + 34), f"{c.viewport[0]} × {c.viewport[1]}{scale_text}",
+        # "x", not "×": Pillow's built-in font has no multiplication sign
+        draw.text((x, top + img.height + 34), f"{c.viewport[0]} x {c.viewport[1]}{scale_text}",
                   fill=(93, 102, 119), font=small_font)
         x += img.width + gap
     out_path = Path(out_path)
@@ -441,6 +442,14 @@ def responsive_sheet(captures: Sequence[Capture], out_path: Path, *, title: str 
     sheet.save(buf, format=fmt, **({"quality": 90} if fmt in ("JPEG", "WEBP") else {}))
     atomic_write(out_path, buf.getvalue(), what="the responsive sheet")
     return out_path
+
+
+def human_size(n: int) -> str:
+    if n < 1000:
+        return f"{n} bytes"
+    if n < 1_000_000:
+        return f"{n / 1000:.0f} KB"
+    return f"{n / 1_000_000:.1f} MB"
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
