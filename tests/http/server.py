@@ -7,9 +7,10 @@ before the handler runs, so tests can assert on the exact request the client sen
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -67,7 +68,7 @@ class ScriptedServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def __aenter__(self) -> ScriptedServer:
+    async def __aenter__(self) -> Self:
         self._runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -81,13 +82,22 @@ class ScriptedServer:
 
 
 class RecordingSleep:
-    """Stands in for asyncio.sleep in policies and limiters: records, yields, never waits."""
+    """Stands in for asyncio.sleep in policies and limiters: records, yields, never waits.
+
+    ``clock`` is the monotonic clock moved forward by every recorded sleep, so limiters and
+    deadlines that share it see the time pass that the sleeps stood for.
+    """
 
     def __init__(self) -> None:
         self.delays: list[float] = []
+        self.offset = 0.0
+
+    def clock(self) -> float:
+        return time.monotonic() + self.offset
 
     async def __call__(self, seconds: float) -> None:
         self.delays.append(seconds)
+        self.offset += max(0.0, seconds)
         await asyncio.sleep(0)
 
 
