@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import sys
 import time
 from collections import deque
@@ -83,6 +84,8 @@ class EngineManager:
         self._closed = False
         #: How many engine processes were started (restarts included).
         self.starts = 0
+        #: Each engine leads its own process group (POSIX), so its helpers can be cleaned up.
+        self._own_group = sys.platform != "win32" and hasattr(os, "killpg")
 
     # ------------------------------------------------------------------ public API
     async def endpoint(self, dark: bool = False) -> tuple[str, str]:
@@ -171,7 +174,7 @@ class EngineManager:
             process = await asyncio.create_subprocess_exec(
                 *self._command(dark), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, env=self._environment(dark, token),
-                start_new_session=sys.platform != "win32")
+                start_new_session=self._own_group)
         except OSError as exc:
             raise EngineCrashed(f"The local engine could not be started ({exc.strerror or exc})",
                                 hint=f"check the Python at {self.python}") from None
@@ -239,6 +242,10 @@ class EngineManager:
                     process.kill()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(process.wait(), 5.0)
+        if self._own_group:
+            # Chromium's helper processes of a crashed engine are left in its process group.
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
         for task in engine.tasks:
             task.cancel()
         await asyncio.gather(*engine.tasks, return_exceptions=True)
