@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from PIL import Image
 
 from shotdesk.capture.base import Provider
 from shotdesk.capture.engine.manager import EngineManager
@@ -26,6 +27,11 @@ html, body { margin: 0; background: rgb(250, 250, 250); }
 @media (prefers-color-scheme: dark) { html, body { background: rgb(20, 20, 20); } }
 #box { position: absolute; left: 10px; top: 10px; width: 50px; height: 50px; background: rgb(0, 128, 255); }
 </style></head><body><div id="box"></div></body></html>"""
+
+
+def px(image: Image.Image, x: int, y: int) -> tuple[int, int, int]:
+    r, g, b = image.convert("RGB").getpixel((x, y))  # type: ignore[misc]
+    return (r, g, b)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +64,7 @@ def test_local_provider_captures_through_the_engine_process(loop, provider: Loca
     assert result.title == "Local page" and result.final_url == url
     assert int(result.metadata["render_ms"]) > 0
     image = open_image(result.data)
-    assert image.getpixel((30, 30))[:3] == (0, 128, 255) and image.getpixel((300, 300))[:3] == (250, 250, 250)
+    assert px(image, 30, 30) == (0, 128, 255) and px(image, 300, 300) == (250, 250, 250)
     assert seen[0] == (None, "Starting the local engine")
     fractions = [f for f, _ in seen if f is not None]
     assert fractions and all(0 <= f <= 1 for f in fractions)
@@ -68,10 +74,10 @@ def test_local_provider_captures_through_the_engine_process(loop, provider: Loca
 def test_dark_mode_runs_in_a_second_engine_process(loop, provider: LocalProvider, page_server: PageServer):
     url = page_server.add_page("/page", PAGE)
     dark = loop.run_until_complete(provider.capture(CaptureSpec(url, width=640, height=480, dark_mode=True)))
-    assert open_image(dark.data).getpixel((300, 300))[:3] == (20, 20, 20)
+    assert px(open_image(dark.data), 300, 300) == (20, 20, 20)
     assert provider.engine.pid(True) not in (None, provider.engine.pid(False))
     light = loop.run_until_complete(provider.capture(CaptureSpec(url, width=640, height=480)))
-    assert open_image(light.data).getpixel((300, 300))[:3] == (250, 250, 250)
+    assert px(open_image(light.data), 300, 300) == (250, 250, 250)
     loop.run_until_complete(provider.engine.stop(True))  # free its memory for the other tests
 
 
