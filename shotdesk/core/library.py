@@ -1027,10 +1027,12 @@ class Library:
         """One capture per URL + options (its newest version) whose newest capture is older than
         ``older_than_s`` seconds: what ``shotdesk refresh --older-than`` re-captures.
 
-        Series whose newest row is ready, missing or failed all count; ``ids`` limits the selection
-        to the series of those captures; further filters as in :meth:`list`.
+        Series whose newest row is ready, missing or failed all count (not captures re-adopted
+        after a damaged index: their address is unknown); ``ids`` limits the selection to those
+        captures (each must be the newest of its series); further filters as in :meth:`list`.
         """
-        cutoff = self._clock() - older_than_s
+        # older_than_s <= 0: any age (a selection refreshed on request)
+        cutoff = self._clock() - older_than_s if older_than_s > 0 else float("inf")
         if ids is not None:
             filters["ids"] = ids
         where, params = self._where(**filters)
@@ -1038,7 +1040,8 @@ class Library:
             f"SELECT {_COLUMNS} FROM captures c JOIN ("
             "  SELECT key, max(captured_at) AS newest FROM captures WHERE deleted_at IS NULL GROUP BY key"
             ") n ON n.key = c.key AND n.newest = c.captured_at "
-            f"WHERE {where} AND n.newest < ? ORDER BY c.captured_at ASC, c.id ASC",
+            f"WHERE {where} AND n.newest < ? AND c.key NOT LIKE 'recovered:%' "
+            "ORDER BY c.captured_at ASC, c.id ASC",
             [*params, cutoff],
         )
         seen: set[str] = set()
