@@ -1,0 +1,273 @@
+"""SnapSharp (https://api.snapsharp.dev): ``GET``/``POST /v1/screenshot`` with a Bearer key.
+
+Contract: PROVIDERS.md §1. Mapping of the one :class:`CaptureSpec`:
+
+* ``width``/``height``/``format``/``quality`` → same names (quality only for jpeg/webp);
+  ``scale`` → ``retina`` (exactly 2×, so only scale 1 or 2 is accepted); ``delay_ms`` → ``delay``
+  in **milliseconds**; ``wait_until`` → ``load``/``networkidle``; ``hide_cookie_banners`` →
+  ``block_cookie_banners``; ``dark_mode``, ``block_ads``, ``full_page``, ``css``, ``js``,
+  ``user_agent``, ``hide_selectors`` → same names.
+* Every parameter is sent explicitly: account-level default parameters apply to whatever is
+  omitted (an omitted ``format`` may come back as WebP) [SS-defaults].
+* ``GET`` with query parameters, or ``POST`` JSON when CSS, JS or hidden selectors are set (as
+  the official SDKs do; ``hide_selectors`` is a list).
+* Refused: an element ``selector`` (no such parameter), PDF (only images are documented for
+  screenshots), a scale other than 1 or 2.
+* Errors are classified by the body's ``error`` code: one status (429) means both
+  ``rate_limited`` (retried after ``Retry-After``) and ``quota_exceeded`` (never retried).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from shotdesk.capture.base import ALL_OPTIONS, Capabilities, CaptureResult, ProgressCallback
+from shotdesk.capture.http.client import SHORT_TIMEOUT, make_client, request, send
+from shotdesk.capture.http.errors import error_for_response
+from shotdesk.capture.http.ratelimit import RateLimiter
+from shotdesk.capture.http.retry import RetryPolicy
+from shotdesk.capture.http.urls import check_base_url, redact_text
+from shotdesk.core.errors import (
+    AuthError,
+    BadResponse,
+    CaptureError,
+    InvalidRequest,
+    PlanRequired,
+    ProviderUnavailable,
+    QuotaExceeded,
+    RateLimited,
+    Unsupported,
+)
+from shotdesk.core.media import check_media
+from shotdesk.core.spec import CaptureSpec
+
+log = logging.getLogger(__name__)
+
+ID = "snapsharp"
+LABEL = "SnapSharp"
+DEFAULT_BASE_URL = "https://api.snapsharp.dev"
+
+CAPABILITIES = Capabilities(
+    formats=frozenset({"png", "jpeg", "webp"}),
+    options=ALL_OPTIONS - {"selector"},
+    max_width=3840,
+    max_height=2160,
+    max_scale=2.0,
+    needs_key=True,
+    notes={
+        "selector": "SnapSharp has no element-capture parameter",
+        "scale": "SnapSharp only renders at 1× or 2× (retina)",
+        "format": "SnapSharp documents png, jpeg and webp for screenshots (no pdf)",
+    },
+)
+
+#: SnapSharp's ``error`` codes [SS-auth], [SS-rl], [SS-async].
+CODES: Mapping[str, type[CaptureError]] = {
+    "unauthorized": AuthError,
+    "plan_required": PlanRequired,
+    "rate_limited": RateLimited,
+    "quota_exceeded": QuotaExceeded,
+    "validation_error": InvalidRequest,
+    "queue_unavailable": ProviderUnavailable,
+}
+
+#: Response header → metadata key.
+META_HEADERS: Mapping[str, str] = {
+    "x-request-id": "request_id",
+    "x-ratelimit-limit": "ratelimit_limit",
+    "x-ratelimit-remaining": "ratelimit_remaining",
+    "x-ratelimit-reset": "ratelimit_reset",
+    "x-response-time": "render_ms",
+    "x-cache": "cache",
+}
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def spec_problems(spec: CaptureSpec) -> list[str]:
+    """Everything SnapSharp cannot honour in ``spec`` (capabilities plus the retina rule)."""
+    problems = CAPABILITIES.problems(spec)
+    if spec.scale not in (1.0, 2.0) and spec.scale <= CAPABILITIES.max_scale:
+        problems.append(f"scale {spec.scale:g} (SnapSharp renders at 1× or 2× only)")
+    return problems
+
+
+def check_spec(spec: CaptureSpec) -> None:
+    """Raise :class:`Unsupported` naming every option SnapSharp cannot honour."""
+    problems = spec_problems(spec)
+    if problems:
+        raise Unsupported(f"{LABEL} cannot honour: {'; '.join(problems)}",
+                          hint="remove those options or choose another provider "
+                               "(the local engine supports all)")
+
+
+def screenshot_params(spec: CaptureSpec) -> dict[str, Any]:
+    """The ``/v1/screenshot`` fields for ``spec`` as native JSON values (every one explicit)."""
+    params: dict[str, Any] = {
+        "url": spec.url,
+        "width": spec.width,
+        "height": spec.height,
+        "format": spec.format,
+        "full_page": spec.full_page,
+        "retina": spec.scale == 2.0,
+        "delay": spec.delay_ms,
+        "wait_until": spec.wait_until,  # load | networkidle: the same names
+        "dark_mode": spec.dark_mode,
+        "block_ads": spec.block_ads,
+        "block_cookie_banners": spec.hide_cookie_banners,
+    }
+    if spec.format in ("jpeg", "webp"):
+        params["quality"] = spec.quality
+    if spec.user_agent:
+        params["user_agent"] = spec.user_agent
+    if spec.css:
+        params["css"] = spec.css
+    if spec.js:
+        params["js"] = spec.js
+    if spec.hide_selectors:
+        params["hide_selectors"] = list(spec.hide_selectors)
+    return params
+
+
+def build_request(client: httpx.AsyncClient, spec: CaptureSpec, *, base_url: str,
+                  api_key: str) -> httpx.Request:
+    """The capture request for ``spec`` (pure: builds, never sends)."""
+    check_spec(spec)
+    params = screenshot_params(spec)
+    headers = {"Authorization": f"Bearer {api_key}"}
+    url = f"{base_url}/v1/screenshot"
+    if spec.css or spec.js or spec.hide_selectors:
+        return client.build_request("POST", url, json=params, headers=headers)
+    query = {k: _flag(v) if isinstance(v, bool) else str(v) for k, v in params.items()}
+    return client.build_request("GET", url, params=query, headers=headers)
+
+
+def classify(response: httpx.Response, *, secrets: tuple[str | None, ...] = ()) -> CaptureError | None:
+    """``None`` for a 2xx, else the typed error SnapSharp's status and ``error`` code mean."""
+    error = error_for_response(response, provider=LABEL, codes=CODES, secrets=secrets)
+    if isinstance(error, PlanRequired):
+        plan = _json_field(response, "required_plan")
+        if plan:
+            error.message = f"{error.message} (needs the {plan} plan)"
+    if isinstance(error, QuotaExceeded):
+        error.hint = "the monthly quota resets at the end of the billing period (`shotdesk key test " \
+                     "snapsharp` shows when); other providers and the local engine still work"
+    return error
+
+
+def _json_field(response: httpx.Response, name: str) -> str | None:
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    value = data.get(name) if isinstance(data, dict) else None
+    return str(value)[:40] if value not in (None, "") else None
+
+
+def response_metadata(headers: Mapping[str, str], secrets: tuple[str | None, ...] = ()) -> dict[str, str]:
+    """The informative response headers (request id, rate limit, render time, cache)."""
+    out: dict[str, str] = {}
+    for header, key in META_HEADERS.items():
+        value = headers.get(header)
+        if value is None or not value.strip():
+            continue
+        text = redact_text(value.strip()[:200], secrets)
+        if key == "render_ms":
+            text = text.lower().removesuffix("ms").strip()
+        out[key] = text
+    return out
+
+
+def usage_lines(data: Any) -> dict[str, str]:
+    """Human-readable lines from ``GET /v1/usage`` [SS-usage]."""
+    if not isinstance(data, dict):
+        raise BadResponse(f"{LABEL} sent an unreadable usage report", hint="try again later")
+    out: dict[str, str] = {}
+    if data.get("plan"):
+        out["plan"] = str(data["plan"])
+    usage = _obj(data.get("usage"))
+    if usage.get("requests") is not None:
+        out["used"] = str(usage["requests"])
+    limit = usage.get("limit")
+    if limit is not None:
+        out["limit"] = "unlimited" if str(limit) == "-1" else str(limit)
+    if usage.get("remaining") is not None and str(limit) != "-1":
+        out["remaining"] = str(usage["remaining"])
+    period = _obj(data.get("period"))
+    if period.get("end"):
+        out["resets"] = str(period["end"])
+    return out
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+class SnapSharpProvider:
+    """SnapSharp screenshot API adapter (no Qt)."""
+
+    id: ClassVar[str] = ID
+    label: ClassVar[str] = LABEL
+    needs_key: ClassVar[bool] = True
+    default_base_url: ClassVar[str | None] = DEFAULT_BASE_URL
+    capabilities: ClassVar[Capabilities] = CAPABILITIES
+
+    def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
+                 client: httpx.AsyncClient | None = None, policy: RetryPolicy | None = None,
+                 limiter: RateLimiter | None = None) -> None:
+        self.base_url = check_base_url(base_url or DEFAULT_BASE_URL, provider=LABEL)
+        self._key = api_key or None
+        self._client = client or make_client(base_url=self.base_url)
+        self._owns_client = client is None
+        self._policy = policy
+        self._limiter = limiter or RateLimiter(provider=LABEL)
+
+    def _require_key(self) -> str:
+        if not self._key:
+            raise AuthError(f"No API key is set for {LABEL}",
+                            hint="add it in Settings or with `shotdesk key set snapsharp`")
+        return self._key
+
+    async def capture(self, spec: CaptureSpec, progress: ProgressCallback | None = None) -> CaptureResult:
+        check_spec(spec)
+        key = self._require_key()
+        secrets = (key,)
+        if progress:
+            progress(None, f"Rendering at {LABEL}…")
+        response = await send(
+            self._client, lambda: build_request(self._client, spec, base_url=self.base_url, api_key=key),
+            provider=LABEL, policy=self._policy, limiter=self._limiter, secrets=secrets,
+            classify=lambda r: classify(r, secrets=secrets))
+        info = await asyncio.to_thread(check_media, response.content, expected=spec.format,
+                                       content_type=response.headers.get("content-type"), source=LABEL)
+        if progress:
+            progress(1.0, "Done")
+        return CaptureResult(data=response.content, media_type=info.media_type, width=info.width,
+                             height=info.height, provider=ID,
+                             metadata=response_metadata(response.headers, secrets))
+
+    async def usage(self) -> dict[str, str]:
+        """Plan and monthly usage from ``GET /v1/usage`` (does not use a render)."""
+        key = self._require_key()
+        secrets = (key,)
+        response = await request(
+            self._client, "GET", f"{self.base_url}/v1/usage", provider=LABEL,
+            headers={"Authorization": f"Bearer {key}"}, timeout=SHORT_TIMEOUT, policy=self._policy,
+            secrets=secrets, classify=lambda r: classify(r, secrets=secrets))
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        return usage_lines(data)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
