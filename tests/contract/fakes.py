@@ -426,8 +426,18 @@ class UrlboxFake(FakeApi):
         self.renders_allowed = 2000
         super().__init__(server, key)
 
+    #: The id the adapter looks up to check a key without rendering.
+    PROBE_ID = "00000000-0000-4000-8000-000000000000"
+
     def install(self) -> None:
         self.route("/v1/render/sync", self.render_sync)
+        self.route(f"/v1/render/{self.PROBE_ID}", self.render_status)
+
+    def render_status(self, rec: Received) -> Response:
+        """``GET /v1/render/{renderId}``: 401 for a bad key, 404 for an id it never issued."""
+        if rec.headers.get("authorization") != f"Bearer {self.key}":
+            return self.unauthorized()
+        return self.error(404, "NotFound", "Render not found")
 
     def error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
         return json_response(status, {"error": {"message": message, "code": code, "errors": None},

@@ -107,7 +107,7 @@ def test_usage_comes_from_the_last_render_headers(harness: Harness) -> None:
         return before, await provider.usage()
 
     before, after = harness.run(UrlboxProvider, capture_then_usage)
-    assert "capture once" in before["note"]
+    assert before["key"] == "accepted" and "capture once" in before["note"]
     assert after["used"] == "42" and after["limit"] == "2000" and after["remaining"] == "1958"
     assert after["resets"].startswith("Tue Dec 01 2026")
 
@@ -157,3 +157,12 @@ def test_unsupported_option_sends_nothing(harness: Harness) -> None:
     with pytest.raises(Unsupported):
         harness.capture(UrlboxProvider, make_spec("urlbox", scale=3.0))
     assert fake.received == []
+
+
+def test_usage_before_any_render_checks_the_key_without_rendering(harness: Harness) -> None:
+    fake = UrlboxFake(harness.server)
+    with pytest.raises(AuthError) as info:
+        harness.usage(UrlboxProvider, api_key="wrong")
+    assert "Settings" in info.value.hint
+    assert fake.hits("/v1/render/sync") == 0
+    assert fake.hits(f"/v1/render/{fake.PROBE_ID}") == 1

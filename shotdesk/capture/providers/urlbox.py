@@ -16,7 +16,8 @@ library cache; urlbox would otherwise answer a 30-day-old render), ``fail_on_4xx
 engine, not a billed picture of an error page).
 
 Usage: urlbox has no usage endpoint; every render answer carries ``x-renders-*`` counters,
-which :meth:`UrlboxProvider.usage` reports from the last response.
+which :meth:`UrlboxProvider.usage` reports from the last response (before the first render it
+only checks the key, with a status lookup of a render id that cannot exist).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any, ClassVar
 import httpx
 
 from shotdesk.capture.base import ALL_OPTIONS, Capabilities, CaptureResult, ProgressCallback
-from shotdesk.capture.http.client import make_client, send
+from shotdesk.capture.http.client import SHORT_TIMEOUT, make_client, request, send
 from shotdesk.capture.http.errors import error_for_response, make_error
 from shotdesk.capture.http.ratelimit import RateLimiter
 from shotdesk.capture.http.retry import RetryPolicy
@@ -54,6 +55,8 @@ ID = "urlbox"
 LABEL = "urlbox"
 DEFAULT_BASE_URL = "https://api.urlbox.com"
 TIMEOUT_RANGE_MS = (5_000, 100_000)
+#: A render id that cannot exist: looking it up checks the key without spending a render.
+PROBE_RENDER_ID = "00000000-0000-4000-8000-000000000000"
 
 CAPABILITIES = Capabilities(
     formats=frozenset({"png", "jpeg", "webp", "pdf"}),
@@ -279,8 +282,31 @@ class UrlboxProvider:
         return absolute
 
     async def usage(self) -> dict[str, str]:
-        """Renders used / allowed / remaining and the reset date, from the last render's headers."""
-        return usage_lines(self._last_headers)
+        """Renders used / allowed / remaining and the reset date, from the last render's headers.
+
+        Before any render this session, the key is checked without spending a render: a status
+        lookup of a render id that cannot exist (``GET /v1/render/{id}``) answers 401 for a bad
+        key and "not found" for a good one.
+        """
+        if self._last_headers:
+            return usage_lines(self._last_headers)
+        key = self._require_key()
+        secrets = (key,)
+
+        def accept_not_found(response: httpx.Response) -> CaptureError | None:
+            if response.status_code == 404:
+                return None
+            return classify(response, secrets=secrets)
+
+        response = await request(
+            self._client, "GET", f"{self.base_url}/v1/render/{PROBE_RENDER_ID}", provider=LABEL,
+            headers={"Authorization": f"Bearer {key}"}, timeout=SHORT_TIMEOUT, policy=self._policy,
+            secrets=secrets, classify=accept_not_found)
+        lines = usage_lines(response.headers)
+        if "note" in lines:
+            lines = {"key": "accepted",
+                     "note": "urlbox reports usage with each render; capture once to see the counts"}
+        return lines
 
     async def aclose(self) -> None:
         if self._owns_client:
