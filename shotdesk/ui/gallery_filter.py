@@ -63,8 +63,9 @@ class GalleryFilter:
     def accepts(self, *, url: str, title: str, note: str, provider: str, format: str, status: str,
                 captured_at: datetime | None, tags: tuple[str, ...], favourite: bool) -> bool:
         """The same test as the SQL, for one row's values."""
-        text = self.query.strip().lower()
-        if text and text not in url.lower() and text not in title.lower() and text not in note.lower():
+        words = self.query.lower().split()
+        haystack = f"{url}\n{title}\n{note}".lower()
+        if any(w.strip('"') not in haystack for w in words):  # every word, like the FTS query
             return False
         if self.provider and provider != self.provider:
             return False

@@ -2,19 +2,18 @@
 
 ``qloop`` — the qasync fixture
 ------------------------------
-pytest-qt has no asyncio support (pytest-qt #448), and qasync's loop only runs asyncio callbacks
-while it is *running*. So a test builds one ``qasync.QEventLoop`` over pytest-qt's ``qapp``,
-makes it the current loop, and drives async work with ``qloop.run_until_complete(coro)``; inside
-that call Qt events and asyncio callbacks are processed together, exactly as in the window (where
-``run_window`` makes the one ``run_until_complete(app_close.wait())`` call). Between those calls
-nothing asynchronous advances, so a test writes its waits as coroutines::
+pytest-qt has no asyncio support (pytest-qt #448). The fixture builds one ``qasync.QEventLoop``
+over pytest-qt's ``qapp`` in qasync's ``already_running=True`` mode: the loop counts as running
+from the start, and its callbacks are Qt timers and signals, so *any* Qt event processing —
+``qtbot.waitUntil``, ``qtbot.waitSignal``, ``waitExposed`` — also advances asyncio tasks, with the
+qasync loop set as the running loop, exactly as inside ``run_until_complete`` in the window.
 
-    def test_x(qloop, ...):
-        job = service.submit(spec)                     # schedules a task on qloop
-        qloop.run_until_complete(until(lambda: done))  # runs Qt + asyncio until true (bounded)
+Why not ``loop.run_until_complete(coro)`` in tests: pytest-qt's own waits process Qt events
+*outside* it, and a task stepped there finds no running loop (``asyncio.to_thread`` raises
+"no running event loop"). So tests drive coroutines with :func:`run` (spawn + wait until done,
+bounded) and wait for conditions with :func:`wait_until` (``qtbot.waitUntil`` with a message).
 
-:func:`until` polls a condition with a bounded deadline and fails the test with a message when it
-never holds. At teardown the fixture cancels what is left (the ``TaskRegistry``) and closes the
+At teardown the fixture cancels what is left, lets the cancellations run, stops and closes the
 loop, so no task or timer leaks into the next test.
 """
 
@@ -22,10 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from PySide6.QtWidgets import QApplication
@@ -45,12 +44,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+def qloop(qapp: QApplication, qtbot: Any) -> Iterator[asyncio.AbstractEventLoop]:
     """A qasync loop over the test QApplication (see the module docstring)."""
     import qasync  # after PySide6 (ENGINE-NOTES.md)
 
     qapp.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(qapp)
+    loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
     try:
         yield loop
@@ -59,29 +58,43 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
         for task in pending:
             task.cancel()
         if pending:
-            loop.run_until_complete(asyncio.wait(pending, timeout=5))
-        loop.run_until_complete(loop.shutdown_asyncgens())
+            qtbot.waitUntil(lambda: all(t.done() for t in pending), timeout=10_000)
+        # Not loop.stop(): it calls QApplication.exit(), which leaves Qt's "quit now" flag set, and
+        # every later QEventLoop (qtbot.wait) would then return at once. Mark it stopped instead.
+        loop._QEventLoop__is_running = False
         loop.close()
+        asyncio.events._set_running_loop(None)
         asyncio.set_event_loop(None)
 
 
 @pytest.fixture
-def tasks(qloop: asyncio.AbstractEventLoop) -> Iterator[TaskRegistry]:
+def tasks(qloop: asyncio.AbstractEventLoop, qtbot: Any) -> Iterator[TaskRegistry]:
     registry = TaskRegistry(qloop)
     errors: list[BaseException] = []
     registry.set_error_handler(lambda name, exc: errors.append(exc))
     yield registry
-    qloop.run_until_complete(registry.cancel_all())
+    run(qtbot, registry.cancel_all())
     assert not errors, f"a background task failed: {errors[0]!r}"
 
 
-async def until(condition: Callable[[], Any], *, timeout_s: float = 20.0, what: str = "") -> None:
-    """Let the loop run until ``condition()`` is true; fail after ``timeout_s``."""
+T = TypeVar("T")
+
+
+def run(qtbot: Any, coro: Coroutine[Any, Any, T], *, timeout_s: float = 30.0) -> T:
+    """Run ``coro`` on the qasync loop while Qt processes events; return its result."""
+    loop = asyncio.get_event_loop()
+    task = loop.create_task(coro)
+    qtbot.waitUntil(task.done, timeout=int(timeout_s * 1000))
+    return task.result()
+
+
+def wait_until(qtbot: Any, condition: Callable[[], Any], *, timeout_s: float = 20.0, what: str = "") -> None:
+    """Process Qt events (and so asyncio callbacks) until ``condition()`` is true, or fail."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout_s:g} s waiting for {what or condition}")
-        await asyncio.sleep(0.02)
+        qtbot.wait(20)
 
 
 @pytest.fixture
@@ -163,3 +176,46 @@ class FakePipeline:
 
 def file_exists(path: Path | None) -> bool:
     return path is not None and path.is_file()
+
+
+@dataclass(frozen=True)
+class Info:
+    """Shape of registry.ProviderInfo for window tests that do not need the real registry."""
+
+    id: str
+    label: str
+    needs_key: bool = False
+    default_base_url: str | None = None
+    capabilities: Any = None
+
+
+def fake_providers() -> list[Info]:
+    from shotdesk.capture.base import Capabilities
+
+    return [
+        Info("local", "Local engine", capabilities=Capabilities()),
+        Info("snapsharp", "SnapSharp", needs_key=True, default_base_url="https://api.snapsharp.dev",
+             capabilities=Capabilities(formats=frozenset({"png", "jpeg", "webp"}),
+                                       options=frozenset({"full_page", "dark_mode", "block_ads", "delay_ms",
+                                                          "selector", "css", "js", "user_agent", "scale"}),
+                                       needs_key=True,
+                                       notes={"hide_cookie_banners":
+                                              "SnapSharp has no cookie-banner option"})),
+    ]
+
+
+@pytest.fixture
+def prefs(tmp_path: Path) -> Any:
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "xdg" / "config" / "window-test.ini"), QSettings.Format.IniFormat)
+
+
+def make_window(pipeline: Any, tasks: TaskRegistry, prefs: Any, providers: Any = None,
+                settings: Any = None) -> Any:
+    from shotdesk.core.settings import Settings
+    from shotdesk.ui.main_window import MainWindow, WindowContext
+
+    ctx = WindowContext(pipeline=pipeline, settings=settings or Settings(),
+                        providers=providers or fake_providers(), tasks=tasks, prefs=prefs)
+    return MainWindow(ctx)

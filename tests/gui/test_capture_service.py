@@ -13,7 +13,7 @@ from shotdesk.core.library import Library
 from shotdesk.core.spec import CaptureSpec
 from shotdesk.services.capture_service import CaptureService
 from shotdesk.services.tasks import TaskRegistry
-from tests.gui.conftest import FakePipeline, until
+from tests.gui.conftest import FakePipeline, wait_until
 
 
 class Recorder:
@@ -30,7 +30,7 @@ class Recorder:
         return [v for k, v in self.events if k == kind]
 
 
-def test_jobs_respect_the_concurrency_limit_and_all_finish(qloop, tasks: TaskRegistry,
+def test_jobs_respect_the_concurrency_limit_and_all_finish(qtbot, qloop, tasks: TaskRegistry,
                                                            library: Library) -> None:
     pipeline = FakePipeline(library)
     pipeline.gate = asyncio.Event()
@@ -38,16 +38,16 @@ def test_jobs_respect_the_concurrency_limit_and_all_finish(qloop, tasks: TaskReg
     rec = Recorder(service)
     jobs = [service.submit(CaptureSpec(f"https://s{i}.example/")) for i in range(5)]
     assert (service.running, service.waiting) == (2, 3)
-    qloop.run_until_complete(until(lambda: pipeline.running == 2, what="two running"))
+    wait_until(qtbot, lambda: pipeline.running == 2, what="two running")
     pipeline.gate.set()
-    qloop.run_until_complete(until(service.is_idle, what="queue empty"))
+    wait_until(qtbot, service.is_idle, what="queue empty")
     assert pipeline.max_running == 2
     assert sorted(j for j, _ in rec.of("done")) == jobs
     assert library.count() == 5
     assert rec.of("queue")[-1] == (0, 0)
 
 
-def test_cancel_a_waiting_and_a_running_job(qloop, tasks: TaskRegistry, library: Library) -> None:
+def test_cancel_a_waiting_and_a_running_job(qtbot, qloop, tasks: TaskRegistry, library: Library) -> None:
     pipeline = FakePipeline(library)
     pipeline.gate = asyncio.Event()
     service = CaptureService(pipeline, tasks, concurrency=1)
@@ -55,15 +55,16 @@ def test_cancel_a_waiting_and_a_running_job(qloop, tasks: TaskRegistry, library:
     first = service.submit(CaptureSpec("https://a.example/"))
     second = service.submit(CaptureSpec("https://b.example/"))
     assert service.cancel(second)
-    qloop.run_until_complete(until(lambda: pipeline.running == 1, what="first running"))
+    wait_until(qtbot, lambda: pipeline.running == 1, what="first running")
     assert service.cancel(first)
-    qloop.run_until_complete(until(service.is_idle, what="queue empty"))
+    wait_until(qtbot, service.is_idle, what="queue empty")
     assert sorted(rec.of("cancelled")) == [first, second]
     assert library.count() == 0  # nothing stored
     assert not service.cancel(first)
 
 
-def test_failure_is_recorded_and_retry_replaces_it(qloop, tasks: TaskRegistry, library: Library) -> None:
+def test_failure_is_recorded_and_retry_replaces_it(qtbot, qloop, tasks: TaskRegistry,
+                                                    library: Library) -> None:
     pipeline = FakePipeline(library)
     pipeline.fail_hosts.add("later.example")
     service = CaptureService(pipeline, tasks)
@@ -71,7 +72,7 @@ def test_failure_is_recorded_and_retry_replaces_it(qloop, tasks: TaskRegistry, l
     replaced: list[int] = []
     service.capture_replaced.connect(replaced.append)
     service.submit(CaptureSpec("https://later.example/page"))
-    qloop.run_until_complete(until(lambda: rec.of("failed"), what="failure"))
+    wait_until(qtbot, lambda: rec.of("failed"), what="failure")
     _, message, failed = rec.of("failed")[0]
     assert "404 Not Found" in message
     assert failed.status == "failed" and failed.error == message
@@ -79,7 +80,7 @@ def test_failure_is_recorded_and_retry_replaces_it(qloop, tasks: TaskRegistry, l
 
     pipeline.fail_hosts.clear()  # the page exists now
     job = service.retry(failed)
-    qloop.run_until_complete(until(lambda: rec.of("done"), what="retry done"))
+    wait_until(qtbot, lambda: rec.of("done"), what="retry done")
     (done_job, capture), = rec.of("done")
     assert done_job == job and capture.status == "ready" and capture.url == failed.url
     assert pipeline.calls[-1][1:] == (False, failed.id)  # no cache, replaces the failed row
@@ -88,7 +89,7 @@ def test_failure_is_recorded_and_retry_replaces_it(qloop, tasks: TaskRegistry, l
     assert capture.blob_path is not None and capture.blob_path.is_file()
 
 
-def test_raising_concurrency_starts_waiting_jobs(qloop, tasks: TaskRegistry, library: Library) -> None:
+def test_raising_concurrency_starts_waiting_jobs(qtbot, qloop, tasks: TaskRegistry, library: Library) -> None:
     pipeline = FakePipeline(library)
     pipeline.gate = asyncio.Event()
     service = CaptureService(pipeline, tasks, concurrency=1)
@@ -98,4 +99,4 @@ def test_raising_concurrency_starts_waiting_jobs(qloop, tasks: TaskRegistry, lib
     service.set_concurrency(3)
     assert service.running == 3
     pipeline.gate.set()
-    qloop.run_until_complete(until(service.is_idle))
+    wait_until(qtbot, service.is_idle)

@@ -1,0 +1,130 @@
+"""Drag and drop: tiles out as real files, links in as captures.
+
+Out: other apps get *copies* of the captures in a temporary export folder, named by the settings'
+file-name template, collision-safe (:mod:`shotdesk.services.qt_export`). The mime data holds their
+file URLs (``text/uri-list``) and, for a single raster tile, the image itself.
+
+In: :func:`urls_from_mime` finds capturable web addresses in links, text (several URLs, one per
+line or mixed with prose) and ``.url`` / ``.webloc`` files.
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import plistlib
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QMimeData, QUrl
+from PySide6.QtGui import QImage
+
+from shotdesk.core.errors import InvalidSpec
+from shotdesk.core.urls import normalize_url
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TEMPLATE = "{domain}_{width}x{height}_{date}.{ext}"
+TOKENS = ("domain", "path", "title", "date", "time", "width", "height", "device", "format", "ext",
+          "provider", "id", "version")
+_UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]+')
+_URL_RE = re.compile(r"""(?i)\bhttps?://[^\s<>"'`]+""")
+_MAX_NAME = 150
+#: Leftover drag exports older than this are removed at start-up.
+_KEEP_S = 24 * 3600
+
+
+def drag_mime(files: Sequence[Path], *, image_of_single: bool = True) -> QMimeData:
+    """Mime data for files handed to another app: file URLs, plus the image for a single file."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in files])
+    if image_of_single and len(files) == 1 and files[0].suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
+        image = QImage(str(files[0]))
+        if not image.isNull():
+            mime.setImageData(image)
+    mime.setText("\n".join(str(p) for p in files))
+    return mime
+
+
+# ---------------------------------------------------------------------------------- drop / paste in
+def urls_from_text(text: str) -> list[str]:
+    """Web addresses in ``text``: explicit http(s) URLs anywhere, else one bare address per line."""
+    found = [m.group(0).rstrip(".,;:!?)]}'\"") for m in _URL_RE.finditer(text)]
+    if not found:
+        for line in text.splitlines():
+            token = line.strip()
+            if token and " " not in token and "." in token:
+                found.append(token)
+    return _normalised(found)
+
+
+def read_link_file(path: Path) -> str | None:
+    """The URL inside a Windows ``.url`` or macOS ``.webloc`` file, or None."""
+    try:
+        if path.suffix.lower() == ".webloc":
+            with path.open("rb") as fh:
+                data = plistlib.load(fh)
+            url = data.get("URL") if isinstance(data, dict) else None
+            return str(url) if url else None
+        if path.suffix.lower() == ".url":
+            parser = configparser.ConfigParser(interpolation=None, strict=False)
+            parser.read_string(path.read_text(encoding="utf-8", errors="replace"))
+            for section in parser.sections():
+                if section.lower() == "internetshortcut" and parser.has_option(section, "URL"):
+                    return parser.get(section, "URL")
+    except (OSError, ValueError, plistlib.InvalidFileException, configparser.Error) as exc:
+        log.info("could not read link file %s: %s", path, exc)
+    return None
+
+
+def urls_from_mime(mime: QMimeData) -> list[str]:
+    """Capturable URLs in dropped or pasted data (links, .url/.webloc files, text)."""
+    found: list[str] = []
+    if mime.hasUrls():
+        for url in mime.urls():
+            if url.isLocalFile():
+                path = Path(url.toLocalFile())
+                if path.suffix.lower() in (".url", ".webloc"):
+                    link = read_link_file(path)
+                    if link:
+                        found.append(link)
+                elif path.suffix.lower() in (".txt", ".csv") and path.is_file() \
+                        and path.stat().st_size < 1_000_000:
+                    found += urls_from_text(path.read_text(encoding="utf-8", errors="replace"))
+            elif url.scheme() in ("http", "https"):
+                found.append(url.toString())
+    if not found and mime.hasText():
+        found = urls_from_text(mime.text())
+    return _normalised(found)
+
+
+def mime_has_urls(mime: QMimeData) -> bool:
+    """Cheap check for drag-enter: could this drop hold a web address?"""
+    if mime.hasUrls():
+        return any(u.scheme() in ("http", "https")
+                   or (u.isLocalFile() and Path(u.toLocalFile()).suffix.lower() in (".url", ".webloc", ".txt",
+                                                                                    ".csv"))
+                   for u in mime.urls())
+    return mime.hasText() and bool(urls_from_text(mime.text()[:20_000]))
+
+
+def _normalised(candidates: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for raw in candidates:
+        try:
+            url = normalize_url(raw)
+        except InvalidSpec:
+            continue
+        if url not in out:
+            out.append(url)
+    return out
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

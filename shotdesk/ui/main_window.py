@@ -1,0 +1,779 @@
+"""MainWindow: puts the pieces together and wires widgets to services.
+
+Layout::
+
+    ┌ menu bar ───────────────────────────────────────────────────────────────┐
+    │ [ URL field ……………………………… ] [provider ▾] [Capture]                        │  CaptureBar
+    │ → https://example.com/                                 key state        │
+    ├──────────────┬──────────────────────────────────────┬───────────────────┤
+    │ options      │ [search…] [provider] [format] [status] [date] ★ [sort]    │
+    │ (format,     │ ┌────┐ ┌────┐ ┌────┐ ┌────┐                │ preview    │
+    │ device,      │ │tile│ │tile│ │tile│ │tile│   GalleryView  │ fit / 100% │
+    │ viewport,    │ └────┘ └────┘ └────┘ └────┘                │ actions    │
+    │ advanced…)   │                                            │ metadata   │
+    ├──────────────┴──────────────────────────────────────┴───────────────────┤
+    │ status: messages · Undo                      queue: 2 running · 3 waiting│
+    └─────────────────────────────────────────────────────────────────────────┘
+
+The window holds no business logic: captures go to :class:`CaptureService`, row changes to
+:class:`GalleryService`, preferences and keys to :class:`SettingsService`, files and the clipboard
+to :mod:`shotdesk.services.qt_desktop`. Window geometry, splitter sizes and the last capture
+options are remembered in the ``QSettings`` passed in (never a key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QByteArray,
+    QItemSelectionModel,
+    QMimeData,
+    QModelIndex,
+    QPoint,
+    QSettings,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from shotdesk.core.errors import InvalidSpec, ShotDeskError
+from shotdesk.core.library import Capture, Library
+from shotdesk.core.settings import Settings
+from shotdesk.core.spec import CaptureSpec
+from shotdesk.services import qt_desktop
+from shotdesk.services.capture_service import CaptureService, PipelineLike
+from shotdesk.services.qt_export import drag_folder, export_copies
+from shotdesk.services.qt_gallery import GalleryService
+from shotdesk.services.qt_settings import SettingsService
+from shotdesk.services.qt_thumbnails import ThumbnailLoader
+from shotdesk.services.tasks import TaskRegistry
+from shotdesk.ui.capture_form import CaptureBar, ProviderInfoLike
+from shotdesk.ui.capture_options import CaptureOptionsPanel
+from shotdesk.ui.dnd import drag_mime, mime_has_urls, urls_from_mime
+from shotdesk.ui.filter_bar import FilterBar
+from shotdesk.ui.gallery_delegate import GalleryDelegate
+from shotdesk.ui.gallery_filter import GalleryFilter, GalleryFilterProxy
+from shotdesk.ui.gallery_model import GalleryModel, Role
+from shotdesk.ui.gallery_view import GalleryView
+from shotdesk.ui.preview import PreviewPane
+from shotdesk.ui.settings_dialog import SettingsDialog
+
+log = logging.getLogger(__name__)
+
+PREFS_GEOMETRY = "window/geometry"
+PREFS_STATE = "window/state"
+PREFS_SPLITTER = "window/splitter"
+PREFS_OPTIONS = "capture/last_options"
+PREFS_PROVIDER = "capture/last_provider"
+PREFS_ZOOM = "preview/zoom"
+PREFS_SORT = "gallery/sort"
+
+
+@dataclass
+class WindowContext:
+    """What the window is built from (``run_window`` makes the real one; tests make their own)."""
+
+    pipeline: PipelineLike
+    settings: Settings
+    providers: Sequence[ProviderInfoLike]
+    tasks: TaskRegistry
+    prefs: QSettings
+    #: Called once the window has shut its services down (run_window ends the event loop).
+    on_closed: Callable[[], None] | None = None
+
+    @property
+    def library(self) -> Library:
+        library: Library = self.pipeline.library
+        return library
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, ctx: WindowContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.setWindowTitle("ShotDesk")
+        self.setAccessibleName("ShotDesk")
+        self.setAcceptDrops(True)
+        tasks = ctx.tasks
+        tasks.set_error_handler(self._task_failed)
+
+        # ---- services
+        self.capture_service = CaptureService(ctx.pipeline, tasks, concurrency=ctx.settings.concurrency,
+                                              parent=self)
+        self.gallery_service = GalleryService(ctx.library, tasks, parent=self)
+        self.settings_service = SettingsService(ctx.settings, parent=self)
+        self.thumbnails = ThumbnailLoader(parent=self)
+
+        # ---- model / view
+        self.model = GalleryModel(ctx.library, parent=self)
+        self.proxy = GalleryFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.delegate = GalleryDelegate(self.thumbnails, self)
+        self.view = GalleryView(self.delegate)
+        self.view.setModel(self.proxy)
+        self.view.drag_provider = self._drag_mime
+        self.model.connect_service(self.capture_service)
+
+        # ---- widgets
+        self.options = CaptureOptionsPanel()
+        self.capture_bar = CaptureBar(self.options, ctx.providers)
+        self.filter_bar = FilterBar([(p.id, p.label) for p in ctx.providers])
+        self.preview = PreviewPane(tasks)
+        self._build_layout()
+        self._build_status_bar()
+        self._build_actions()
+        self._connect()
+
+        # ---- remembered state and defaults
+        self.capture_bar.set_history(ctx.settings.url_history)
+        self._restore_prefs()
+        self._update_count()
+        self._caption_timer = QTimer(self)
+        self._caption_timer.setInterval(60_000)
+        self._caption_timer.timeout.connect(self.model.refresh_captions)
+        self._caption_timer.start()
+        self._closing = False
+        self._closed = False
+        self._shutdown_task: asyncio.Task[None] | None = None
+        for warning in ctx.settings.load_warnings:
+            self.show_message(warning, 15_000)
+        tasks.spawn(self._refresh_key_states(), name="key-states")
+        self._refresh_tags()
+
+    # ------------------------------------------------------------------ construction
+    def _build_layout(self) -> None:
+        options_scroll = QScrollArea()
+        options_scroll.setWidget(self.options)
+        options_scroll.setWidgetResizable(True)
+        options_scroll.setAccessibleName("Capture options")
+        options_scroll.setMinimumWidth(250)
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.addWidget(self.filter_bar)
+        centre_layout.addWidget(self.view, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(options_scroll)
+        self.splitter.addWidget(centre)
+        self.splitter.addWidget(self.preview)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 2)
+        self.splitter.setSizes([280, 700, 420])
+        root = QWidget()
+        layout = QVBoxLayout(root)
+        layout.setContentsMargins(8, 8, 8, 0)
+        layout.addWidget(self.capture_bar)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(root)
+        self.resize(1400, 860)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setAccessibleName("Undo delete")
+        self.undo_button.hide()
+        self.queue_label = QLabel("Queue empty")
+        self.queue_label.setAccessibleName("Capture queue")
+        self.queue_progress = QProgressBar()
+        self.queue_progress.setRange(0, 0)
+        self.queue_progress.setMaximumWidth(120)
+        self.queue_progress.setAccessibleName("Capture progress")
+        self.queue_progress.hide()
+        self.cancel_all_button = QPushButton("Cancel all")
+        self.cancel_all_button.setAccessibleName("Cancel all captures")
+        self.cancel_all_button.hide()
+        bar.addWidget(self.undo_button)
+        bar.addPermanentWidget(self.queue_progress)
+        bar.addPermanentWidget(self.queue_label)
+        bar.addPermanentWidget(self.cancel_all_button)
+        self._undo_timer = QTimer(self)
+        self._undo_timer.setSingleShot(True)
+        self._undo_timer.setInterval(12_000)
+        self._undo_timer.timeout.connect(self.undo_button.hide)
+
+    def _action(self, text: str, slot: Callable[[], Any],
+                shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        key = QKeySequence.StandardKey
+        self.focus_url_action = self._action("Go to &address", self._focus_url, "Ctrl+L")
+        self.search_action = self._action("&Search the gallery", self.filter_bar.focus_search, key.Find)
+        self.capture_action = self._action("&Capture", self.capture_bar.request_capture, "Ctrl+Return",
+                                           "Capture the address in the field")
+        self.paste_action = self._action("Capture pasted &links", self.paste_urls, key.Paste,
+                                         "Capture the web addresses on the clipboard")
+        self.preview_action = self._action("&Preview", self.preview_current, "Space")
+        self.zoom_action = self._action("Fit / 100 %", self.preview.toggle_zoom, "Ctrl+0")
+        self.open_action = self._action("&Open in viewer", self.open_in_viewer, "Ctrl+O",
+                                        "Open the picture in the system viewer")
+        self.copy_image_action = self._action("Copy &image", self.copy_image, key.Copy,
+                                              "Copy the picture to the clipboard")
+        self.copy_file_action = self._action("Copy &file", self.copy_file, "Ctrl+Shift+C",
+                                             "Copy the file, for pasting into a folder or a mail")
+        self.reveal_action = self._action("&Reveal in file manager", self.reveal, "Ctrl+Shift+R")
+        self.export_action = self._action("&Export…", self.export_selection, "Ctrl+E",
+                                          "Copy the selected pictures to a folder")
+        self.recapture_action = self._action("&Re-capture", self.recapture, "Ctrl+R",
+                                             "Capture the same page and options again (a new version)")
+        self.retry_action = self._action("Re&try", self.retry_selected, None)
+        self.delete_action = self._action("&Delete", self.delete_selected, key.Delete)
+        self.undo_action = self._action("&Undo delete", self.undo_delete, key.Undo)
+        self.open_url_action = self._action("Open page in &browser", self.open_url, "Ctrl+B")
+        self.favourite_action = self._action("Favourite", self.toggle_favourite, "Ctrl+D")
+        self.cancel_all_action = self._action("Cancel all captures", self.capture_service.cancel_all)
+        self.settings_action = self._action("&Settings…", self.open_settings, key.Preferences)
+        if self.settings_action.shortcut().isEmpty():
+            self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.quit_action = self._action("&Quit", self.close, key.Quit)
+        self.select_all_action = self._action("Select &all", self.view.selectAll, key.SelectAll)
+        for action in (self.copy_image_action, self.copy_file_action, self.delete_action,
+                       self.select_all_action, self.paste_action, self.preview_action):
+            # Text fields keep their own Copy/Paste/Delete/Space; these act on the grid.
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.removeAction(action)
+            self.view.addAction(action)
+
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        for a in (self.focus_url_action, self.capture_action, self.paste_action, None, self.export_action,
+                  None, self.settings_action, None, self.quit_action):
+            file_menu.addSeparator() if a is None else file_menu.addAction(a)
+        edit_menu = menu.addMenu("&Edit")
+        for a in (self.copy_image_action, self.copy_file_action, None, self.delete_action,
+                  self.undo_action, None, self.favourite_action, self.select_all_action, self.search_action):
+            edit_menu.addSeparator() if a is None else edit_menu.addAction(a)
+        view_menu = menu.addMenu("&View")
+        for a in (self.preview_action, self.zoom_action):
+            view_menu.addAction(a)
+        capture_menu = menu.addMenu("&Capture")
+        for a in (self.recapture_action, self.retry_action, self.cancel_all_action, None, self.open_action,
+                  self.reveal_action, self.open_url_action):
+            capture_menu.addSeparator() if a is None else capture_menu.addAction(a)
+        self.preview.add_actions([self.open_action, self.copy_image_action, self.copy_file_action,
+                                  self.reveal_action, self.export_action, self.recapture_action,
+                                  self.delete_action, self.open_url_action])
+        self._update_actions()
+
+    def _connect(self) -> None:
+        cs = self.capture_service
+        self.capture_bar.capture_requested.connect(self.submit)
+        cs.queue_changed.connect(self._on_queue)
+        cs.job_done.connect(self._on_job_done)
+        cs.job_failed.connect(self._on_job_failed)
+        self.model.total_changed.connect(lambda _n: self._update_count())
+        self.model.load_failed.connect(lambda m: self.show_message(m, 15_000))
+        self.proxy.rowsInserted.connect(self._update_count)
+        self.proxy.rowsRemoved.connect(self._update_count)
+        self.proxy.modelReset.connect(self._update_count)
+        self.filter_bar.filter_changed.connect(self.apply_filter)
+        self.view.selectionModel().currentChanged.connect(self._on_current)
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
+        self.view.doubleClicked.connect(lambda _i: self.open_in_viewer())
+        self.view.preview_requested.connect(lambda _i: self.preview_current())
+        self.view.delete_requested.connect(self.delete_selected)
+        self.view.context_menu_requested.connect(self._context_menu)
+        self.view.urls_dropped.connect(self.capture_urls)
+        self.delegate.retry_requested.connect(self._retry_index)
+        self.delegate.cancel_requested.connect(self._cancel_index)
+        self.delegate.dismiss_requested.connect(self._dismiss_index)
+        self.delegate.recapture_requested.connect(self._recapture_index)
+        self.gallery_service.deleted.connect(self._on_deleted)
+        self.gallery_service.restored.connect(self._on_restored)
+        self.gallery_service.changed.connect(self._on_changed)
+        self.gallery_service.exported.connect(
+            lambda files: self.show_message(f"Exported {len(files)} file(s)"
+                                            + (f" to {files[0].parent}" if files else "")))
+        self.gallery_service.error.connect(lambda m: self.show_message(m, 15_000))
+        self.settings_service.keys_changed.connect(self.capture_bar.set_key_states)
+        self.undo_button.clicked.connect(self.undo_delete)
+        self.cancel_all_button.clicked.connect(self.capture_service.cancel_all)
+        app = QGuiApplication.instance()
+        if isinstance(app, QGuiApplication):
+            app.styleHints().colorSchemeChanged.connect(lambda _s: self.view.viewport().update())
+
+    # ------------------------------------------------------------------ preferences
+    def _restore_prefs(self) -> None:
+        prefs = self.ctx.prefs
+        geometry = prefs.value(PREFS_GEOMETRY)
+        if isinstance(geometry, QByteArray | bytes):
+            self.restoreGeometry(QByteArray(geometry))
+        splitter = prefs.value(PREFS_SPLITTER)
+        if isinstance(splitter, QByteArray | bytes):
+            self.splitter.restoreState(QByteArray(splitter))
+        options: dict[str, Any] = dict(self.ctx.settings.capture_defaults)
+        raw = prefs.value(PREFS_OPTIONS)
+        if isinstance(raw, str) and raw:
+            try:
+                last = json.loads(raw)
+                if isinstance(last, dict):
+                    options.update(last)
+            except ValueError:
+                log.info("ignoring unreadable last options")
+        if options:
+            self.options.set_options(options)
+        provider = prefs.value(PREFS_PROVIDER)
+        self.capture_bar.set_provider(str(provider) if provider else self.ctx.settings.default_provider)
+        if prefs.value(PREFS_ZOOM) == "actual":
+            self.preview.set_zoom("actual")
+        sort = prefs.value(PREFS_SORT)
+        if isinstance(sort, str):
+            self.filter_bar.set_sort(sort)
+
+    def save_prefs(self) -> None:
+        prefs = self.ctx.prefs
+        prefs.setValue(PREFS_GEOMETRY, self.saveGeometry())
+        prefs.setValue(PREFS_SPLITTER, self.splitter.saveState())
+        options = self.options.options()
+        options["hide_selectors"] = list(options.get("hide_selectors") or ())
+        prefs.setValue(PREFS_OPTIONS, json.dumps(options))
+        prefs.setValue(PREFS_PROVIDER, self.capture_bar.provider_id)
+        prefs.setValue(PREFS_ZOOM, self.preview.zoom)
+        prefs.setValue(PREFS_SORT, self.filter_bar.current_filter().sort)
+        prefs.sync()
+
+    # ------------------------------------------------------------------ capturing
+    def submit(self, spec: CaptureSpec) -> int:
+        """Queue ``spec`` and remember its URL."""
+        job = self.capture_service.submit(spec)
+        history = [spec.url, *(u for u in self.capture_bar.history() if u != spec.url)][:50]
+        self.capture_bar.set_history(history)
+        self.ctx.tasks.spawn(self.settings_service.remember_url(spec.url), name="remember-url")
+        self.show_message(f"Capturing {spec.url}")
+        return job
+
+    def capture_urls(self, urls: Sequence[str]) -> list[int]:
+        """Queue one capture per URL with the current options (drops and pastes)."""
+        jobs: list[int] = []
+        options = self.options.options()
+        for url in urls:
+            try:
+                spec = CaptureSpec(url=url, provider=self.capture_bar.provider_id, **options)
+            except InvalidSpec as exc:
+                self.show_message(f"Cannot capture {url}: {exc}", 10_000)
+                continue
+            jobs.append(self.submit(spec))
+        if len(jobs) > 1:
+            self.show_message(f"Queued {len(jobs)} captures")
+        return jobs
+
+    def paste_urls(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        urls = urls_from_mime(mime) if mime is not None else []
+        if urls:
+            self.capture_urls(urls)
+        else:
+            self.show_message("No web address on the clipboard")
+
+    def _on_queue(self, running: int, waiting: int) -> None:
+        busy = running + waiting > 0
+        self.queue_progress.setVisible(busy)
+        self.cancel_all_button.setVisible(busy)
+        self.queue_label.setText(f"Queue: {running} running · {waiting} waiting" if busy else "Queue empty")
+
+    def _on_job_done(self, job: int, capture: Capture, cached: bool) -> None:
+        self.show_message(f"{'Reused' if cached else 'Captured'} {capture.url}"
+                          + (" (from the gallery)" if cached else f" in {capture.elapsed_ms:,} ms"))
+        if cached:
+            row = self.model.row_of_capture(capture.id)
+            if row >= 0:
+                self._select_source_row(row)
+        current = self.current_capture()
+        if current is not None and current.id == capture.id:
+            self.preview.show_capture(capture, cached=cached)
+        self._refresh_tags()
+
+    def _on_job_failed(self, job: int, message: str, capture: Capture | None) -> None:
+        self.show_message(f"Capture failed: {message}", 15_000)
+
+    # ------------------------------------------------------------------ selection / preview
+    def current_capture(self) -> Capture | None:
+        index = self.view.currentIndex()
+        value = index.data(Role.CAPTURE) if index.isValid() else None
+        return value if isinstance(value, Capture) else None
+
+    def selected_captures(self) -> list[Capture]:
+        out = []
+        for index in self.view.selected_indexes():
+            value = index.data(Role.CAPTURE)
+            if isinstance(value, Capture):
+                out.append(value)
+        if not out:
+            current = self.current_capture()
+            if current is not None:
+                out.append(current)
+        return out
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        capture = current.data(Role.CAPTURE) if current.isValid() else None
+        if isinstance(capture, Capture):
+            self.preview.show_capture(capture, cached=bool(current.data(Role.CACHED)))
+        elif current.isValid():
+            self.preview.show_capture(None)
+            self.preview.title_label.setText(str(current.data(Role.URL) or ""))
+        else:
+            self.preview.show_capture(None)
+        self._update_actions()
+
+    def preview_current(self) -> None:
+        self.preview.show()
+        sizes = self.splitter.sizes()
+        if sizes[2] == 0:
+            sizes[2] = 420
+            self.splitter.setSizes(sizes)
+        self.preview.setFocus()
+
+    def _select_source_row(self, row: int) -> None:
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if index.isValid():
+            self.view.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self.view.scrollTo(index)
+
+    def _update_actions(self) -> None:
+        captures = self.selected_captures() if hasattr(self, "view") else []
+        ready = [c for c in captures if c.status == "ready" and c.blob_path is not None]
+        for action in (self.open_action, self.copy_file_action, self.reveal_action, self.export_action):
+            action.setEnabled(bool(ready))
+        self.copy_image_action.setEnabled(any(c.is_raster for c in ready) if ready else False)
+        self.recapture_action.setEnabled(bool(captures))
+        self.retry_action.setEnabled(any(c.status == "failed" for c in captures))
+        self.delete_action.setEnabled(bool(captures))
+        self.open_url_action.setEnabled(bool(captures))
+        self.favourite_action.setEnabled(bool(captures) and self.gallery_service.supports("set_favourite"))
+
+    # ------------------------------------------------------------------ filter
+    def apply_filter(self, value: GalleryFilter) -> None:
+        self.model.set_filter(value)
+        self.proxy.set_gallery_filter(value)
+        if value.sort == "domain":
+            self.model.fetch_all()
+        self._update_count()
+
+    def _update_count(self, *_args: object) -> None:
+        jobs = sum(1 for r in range(self.model.rowCount()) if self.model.index(r, 0).data(Role.KIND) == "job")
+        self.filter_bar.set_count(self.model.total + jobs)
+
+    def _refresh_tags(self) -> None:
+        tags_fn = getattr(self.ctx.library, "tags", None)
+        if tags_fn is None:
+            self.filter_bar.set_tags([])
+            return
+
+        async def load() -> None:
+            self.filter_bar.set_tags(await asyncio.to_thread(tags_fn))
+
+        self.ctx.tasks.spawn(load(), name="load-tags")
+
+    # ------------------------------------------------------------------ tile buttons
+    def _source_row(self, proxy_index: QModelIndex) -> int:
+        return self.proxy.mapToSource(proxy_index).row() if proxy_index.isValid() else -1
+
+    def _retry_index(self, index: QModelIndex) -> None:
+        capture = index.data(Role.CAPTURE)
+        if isinstance(capture, Capture):
+            self.capture_service.retry(capture)
+            return
+        row = self._source_row(index)
+        tile = self.model.tile_at(row)
+        if tile is not None and tile.spec is not None:
+            spec = tile.spec
+            self.model.remove_tile(row)
+            self.submit(spec)
+
+    def _cancel_index(self, index: QModelIndex) -> None:
+        job = index.data(Role.JOB)
+        if job is not None:
+            self.capture_service.cancel(int(job))
+
+    def _dismiss_index(self, index: QModelIndex) -> None:
+        self.model.remove_tile(self._source_row(index))
+
+    def _recapture_index(self, index: QModelIndex) -> None:
+        capture = index.data(Role.CAPTURE)
+        if isinstance(capture, Capture):
+            self.capture_service.recapture(capture)
+
+    # ------------------------------------------------------------------ actions
+    def _focus_url(self) -> None:
+        self.capture_bar.url_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.capture_bar.url_edit.selectAll()
+
+    def _first_ready(self) -> Capture | None:
+        return next((c for c in self.selected_captures() if c.status == "ready" and c.blob_path), None)
+
+    def _guard(self, fn: Callable[[], Any]) -> None:
+        try:
+            fn()
+        except ShotDeskError as exc:
+            self.show_message(str(exc), 10_000)
+
+    def open_in_viewer(self) -> None:
+        capture = self._first_ready()
+        if capture is not None and capture.blob_path is not None:
+            path = capture.blob_path
+            self._guard(lambda: qt_desktop.open_file(path))
+
+    def reveal(self) -> None:
+        capture = self._first_ready()
+        if capture is not None and capture.blob_path is not None:
+            path = capture.blob_path
+            self._guard(lambda: qt_desktop.reveal_in_file_manager(path))
+
+    def open_url(self) -> None:
+        for capture in self.selected_captures()[:10]:
+            qt_desktop.open_url(capture.url)
+
+    def copy_image(self) -> None:
+        capture = next((c for c in self.selected_captures() if c.is_raster and c.blob_path), None)
+        if capture is None or capture.blob_path is None:
+            self.show_message("Select a PNG, JPEG or WebP capture to copy its picture")
+            return
+        path = capture.blob_path
+
+        async def run() -> None:
+            try:
+                await qt_desktop.copy_image(path)
+            except ShotDeskError as exc:
+                self.show_message(str(exc), 10_000)
+                return
+            self.show_message("Picture copied")
+
+        self.ctx.tasks.spawn(run(), name="copy-image")
+
+    def copy_file(self) -> None:
+        captures = [c for c in self.selected_captures() if c.status == "ready"]
+        template = self.ctx.settings.filename_template
+
+        async def run() -> None:
+            files = await asyncio.to_thread(export_copies, captures, drag_folder(), template)
+            if files:
+                qt_desktop.copy_files(files)
+                self.show_message(f"Copied {len(files)} file(s)")
+
+        if captures:
+            self.ctx.tasks.spawn(run(), name="copy-file")
+
+    def export_selection(self) -> None:
+        captures = [c for c in self.selected_captures() if c.status == "ready"]
+        if not captures:
+            return
+        dialog = QFileDialog(self, "Export to folder")
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptOpen)
+        template = self.ctx.settings.filename_template
+        dialog.fileSelected.connect(
+            lambda folder: self.gallery_service.export(captures, Path(folder), template))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()  # never exec() inside the qasync loop
+        self._export_dialog = dialog
+
+    def recapture(self) -> None:
+        for capture in self.selected_captures():
+            if capture.status == "failed":
+                self.capture_service.retry(capture)
+            else:
+                self.capture_service.recapture(capture)
+
+    def retry_selected(self) -> None:
+        for capture in self.selected_captures():
+            if capture.status == "failed":
+                self.capture_service.retry(capture)
+
+    def delete_selected(self) -> None:
+        captures = self.selected_captures()
+        for index in self.view.selected_indexes():
+            job = index.data(Role.JOB)
+            if job is not None:
+                self.capture_service.cancel(int(job))
+        if captures:
+            self.gallery_service.delete([c.id for c in captures])
+
+    def undo_delete(self) -> None:
+        if self.gallery_service.undo_delete() is not None:
+            self.undo_button.hide()
+
+    def toggle_favourite(self) -> None:
+        captures = self.selected_captures()
+        if not captures:
+            return
+        value = not all(c.favourite for c in captures)
+        for capture in captures:
+            self.gallery_service.set_favourite(capture, value)
+
+    def _on_deleted(self, ids: list[int]) -> None:
+        self.model.remove_captures(ids)
+        if self.preview.capture is not None and self.preview.capture.id in ids:
+            self.preview.show_capture(None)
+        self.show_message(f"Deleted {len(ids)} capture(s)", 12_000)
+        self.undo_button.setText(f"Undo delete ({len(ids)})")
+        self.undo_button.show()
+        self._undo_timer.start()
+
+    def _on_restored(self, captures: list[Capture]) -> None:
+        for capture in captures:
+            self.model.put_capture(capture)
+        self.show_message(f"Restored {len(captures)} capture(s)")
+
+    def _on_changed(self, capture: Capture) -> None:
+        self.model.put_capture(capture)
+        self.preview.refresh(capture)
+        self._refresh_tags()
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        if not index.isValid():
+            return
+        if not self.view.selectionModel().isSelected(index):
+            self.view.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        menu = QMenu(self)
+        job = index.data(Role.JOB)
+        if job is not None and index.data(Role.STATUS) != "failed":
+            menu.addAction("Cancel capture", lambda: self.capture_service.cancel(int(job)))
+        else:
+            for action in (self.open_action, self.copy_image_action, self.copy_file_action,
+                           self.reveal_action, self.export_action, None, self.recapture_action,
+                           self.retry_action, self.favourite_action, None, self.open_url_action, None,
+                           self.delete_action):
+                menu.addSeparator() if action is None else menu.addAction(action)
+        menu.popup(self.view.viewport().mapToGlobal(pos))
+        self._menu = menu
+
+    # ------------------------------------------------------------------ drag and drop
+    def _drag_mime(self, indexes: list[QModelIndex]) -> QMimeData | None:
+        captures = [i.data(Role.CAPTURE) for i in indexes]
+        ready = [c for c in captures if isinstance(c, Capture) and c.status == "ready"]
+        if not ready:
+            return None
+        try:
+            files = export_copies(ready, drag_folder(), self.ctx.settings.filename_template)
+        except OSError as exc:
+            self.show_message(f"Cannot prepare the files to drag: {exc}", 10_000)
+            return None
+        return drag_mime(files) if files else None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.source() is None and mime_has_urls(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if event.source() is not None:
+            event.ignore()
+            return
+        urls = urls_from_mime(event.mimeData())
+        if urls:
+            event.acceptProposedAction()
+            self.capture_urls(urls)
+
+    # ------------------------------------------------------------------ settings
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.settings_service.settings, self.ctx.providers, self.settings_service,
+                                self.ctx.tasks, self)
+        dialog.settings_accepted.connect(self._settings_accepted)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()  # open() + signals, never exec() (STYLE.md §4.4)
+        self.settings_dialog = dialog
+        return dialog
+
+    def _settings_accepted(self, settings: Settings) -> None:
+        async def run() -> None:
+            try:
+                await self.settings_service.save(settings)
+            except ShotDeskError as exc:
+                self.show_message(f"Settings not saved: {exc}", 15_000)
+                return
+            self.apply_settings(settings)
+            self.show_message("Settings saved")
+
+        self.ctx.tasks.spawn(run(), name="save-settings")
+
+    def apply_settings(self, settings: Settings) -> None:
+        self.ctx.settings = settings
+        self.capture_service.set_concurrency(settings.concurrency)
+        pipeline = self.ctx.pipeline
+        if hasattr(pipeline, "ttl_s"):
+            pipeline.ttl_s = settings.cache_ttl_s
+        registry = getattr(pipeline, "registry", None)
+        reconfigure = getattr(registry, "update_settings", None) or getattr(registry, "reconfigure", None)
+        if callable(reconfigure):
+            result = reconfigure(settings)
+            if asyncio.iscoroutine(result):
+                self.ctx.tasks.spawn(result, name="registry-settings")
+        self.ctx.tasks.spawn(self._refresh_key_states(), name="key-states")
+
+    async def _refresh_key_states(self) -> None:
+        states = await self.settings_service.key_states(p.id for p in self.ctx.providers if p.needs_key)
+        self.capture_bar.set_key_states(states)
+
+    # ------------------------------------------------------------------ messages
+    def show_message(self, text: str, timeout_ms: int = 6000) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def _task_failed(self, name: str, exc: BaseException) -> None:
+        self.show_message(f"Something went wrong ({name}): {exc}", 15_000)
+
+    # ------------------------------------------------------------------ shutdown
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._closed:
+            event.accept()
+            return
+        event.ignore()
+        if not self._closing:
+            self._closing = True
+            self.save_prefs()
+            self.hide()
+            # Not through the registry: cancel_all() must not cancel the shutdown itself.
+            self._shutdown_task = self.ctx.tasks.loop.create_task(self.shutdown())
+
+    async def shutdown(self) -> None:
+        """Cancel the queue and every task, close providers and the library; then close."""
+        try:
+            self.capture_service.cancel_all()
+            await self.ctx.tasks.cancel_all()
+            self.thumbnails.shutdown()
+            aclose: Callable[[], Coroutine[Any, Any, None]] | None = getattr(self.ctx.pipeline, "aclose",
+                                                                             None)
+            if aclose is not None:
+                await asyncio.wait_for(aclose(), timeout=15)
+        except (Exception, asyncio.CancelledError):
+            log.exception("error while shutting down")
+        finally:
+            self._closed = True
+            with contextlib.suppress(RuntimeError):  # the C++ window may already be gone (tests)
+                self.close()
+            if self.ctx.on_closed is not None:
+                self.ctx.on_closed()
