@@ -204,8 +204,6 @@ def response_metadata(headers: Mapping[str, str], secrets: tuple[str | None, ...
         value = headers.get(header)
         if value is not None and value.strip():
             out[key] = redact_text(value.strip()[:200], secrets)
-    if headers.get("x-screenshotone-cache-url"):
-        out["cache"] = "STORED"
     return out
 
 
