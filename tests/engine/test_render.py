@@ -118,6 +118,22 @@ def test_full_page_of_20000_px_is_exact_band_by_band(engine: EngineProcess, page
     assert all(rgb(image, 400, y) != (0, 0, 0) for y in range(100, 20_000, 250))
 
 
+def test_full_page_at_scale_2_beyond_one_grab_is_exact(engine: EngineProcess, page_server: PageServer):
+    band = 1000
+    url = page_server.add_page("/tall2", bands_page(9_000, band))
+    out = engine.capture(url=url, width=640, height=480, scale=2, full_page=True, timeout_s=120)
+    assert out.status == "completed", out.job
+    image = open_image(out.data).convert("RGB")
+    assert image.size == (1280, 18_000)  # 18,000 device px: captured in chunks
+    for i in range(9):
+        top = 2 * i * band
+        first = top + 90 if i == 0 else top + 2
+        for y in (first, top + band, top + 2 * band - 2):
+            assert rgb(image, 640, y) == BAND_COLORS[i], (i, y, rgb(image, 640, y))
+    assert rgb(image, 640, 20) == (0, 0, 0)
+    assert all(rgb(image, 640, y) != (0, 0, 0) for y in range(200, 18_000, 250))
+
+
 def test_webp_taller_than_its_limit_is_refused_with_a_clear_message(engine: EngineProcess,
                                                                     page_server: PageServer):
     url = page_server.add_page("/tall", bands_page(20_000, 1000))

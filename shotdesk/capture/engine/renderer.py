@@ -73,8 +73,12 @@ T = TypeVar("T")
 
 #: Tallest single grab, in device pixels (below OpenGL's 16,384 px texture limit).
 SAFE_GRAB_PX = 16_000
-#: Height of one chunk when a page is taller than SAFE_GRAB_PX (device pixels).
+#: Largest single grab in pixels (a grab is held as 32-bit pixels: 48 MP ≈ 190 MB).
+SAFE_GRAB_AREA = 48_000_000
+#: Height of one chunk when a page is taller than SAFE_GRAB_PX (device pixels) ...
 CHUNK_PX = 10_000
+#: ... and at most this many pixels per chunk (wide views at scale 3 get lower chunks).
+CHUNK_AREA = 24_000_000
 #: Longest wait for the frame marker to show up in a grab.
 MARKER_WAIT_S = 3.0
 #: Two grabs this far apart must be identical before a picture counts as settled.
@@ -657,8 +661,8 @@ class Renderer:
         """Document rows ``top``..``bottom`` (CSS px) at full viewport width, exact."""
         scale = spec.scale
         vw = _dev(spec.width, scale)
-        if _dev(bottom, scale) <= SAFE_GRAB_PX:
-            view_h = max(_dev(spec.height, scale), _dev(bottom, scale))
+        view_h = max(_dev(spec.height, scale), _dev(bottom, scale))
+        if view_h <= SAFE_GRAB_PX and vw * view_h <= SAFE_GRAB_AREA:
             slot.view.resize(vw, view_h)
             await self._js(slot, _SCROLL_TO_JS % 0)
             qimg = await self._settle(slot, vw, view_h, scale)
@@ -669,7 +673,7 @@ class Renderer:
                        report: ProgressFn) -> Image.Image:
         scale = spec.scale
         vw = _dev(spec.width, scale)
-        chunk_css = max(spec.height, int(CHUNK_PX / scale))
+        chunk_css = max(spec.height, int(min(CHUNK_PX, CHUNK_AREA // vw) / scale))
         chunk_dev = _dev(chunk_css, scale)
         slot.view.resize(vw, chunk_dev)
         out = Image.new("RGB", (vw, _dev(bottom - top, scale)), (255, 255, 255))
@@ -702,7 +706,7 @@ class Renderer:
         vw, vh = _dev(spec.width, scale), _dev(spec.height, scale)
         rect = await self._rect(slot, spec.selector)
         bottom = rect["y"] + rect["h"]
-        if _dev(bottom, scale) > SAFE_GRAB_PX:
+        if _dev(bottom, scale) > SAFE_GRAB_PX or vw * _dev(bottom, scale) > SAFE_GRAB_AREA:
             top_i, bottom_i = math.floor(rect["y"]), math.ceil(bottom)
             _check_limits(spec.format, _dev(rect["w"], scale), _dev(bottom_i - top_i, scale),
                           what="The element")
