@@ -134,6 +134,30 @@ def test_full_page_at_scale_2_beyond_one_grab_is_exact(engine: EngineProcess, pa
     assert all(rgb(image, 640, y) != (0, 0, 0) for y in range(200, 18_000, 250))
 
 
+def test_full_page_scrolls_through_for_lazy_content(engine: EngineProcess, page_server: PageServer):
+    green = make_image(200, 100, (0, 160, 0))
+    page_server.routes["/lazy.png"] = Response(body=green, content_type="image/png")
+    url = page_server.add_page("/lazy", """<!doctype html><html><body style="margin:0">
+        <div style="height:3000px"></div>
+        <div id="onscroll" style="width:200px;height:100px;background:rgb(255,0,0)"></div>
+        <div style="height:1000px"></div>
+        <img loading="lazy" src="/lazy.png" width="200" height="100" style="display:block">
+        <div style="height:500px"></div>
+        <script>
+        window.addEventListener('scroll', function () {
+          var el = document.getElementById('onscroll');
+          if (el.getBoundingClientRect().top < window.innerHeight) el.style.background = 'rgb(0,0,255)';
+        });
+        </script></body></html>""")
+    out = engine.capture(url=url, width=800, height=600, full_page=True)
+    assert out.status == "completed", out.job
+    image = open_image(out.data)
+    assert image.size == (800, 4700)
+    assert rgb(image, 100, 3050) == (0, 0, 255)  # a scroll-event loader ran
+    assert near(rgb(image, 100, 4150), (0, 160, 0))  # the loading=lazy image is there
+    assert page_server.hits("/lazy.png") == 1
+
+
 def test_webp_taller_than_its_limit_is_refused_with_a_clear_message(engine: EngineProcess,
                                                                     page_server: PageServer):
     url = page_server.add_page("/tall", bands_page(20_000, 1000))
