@@ -97,7 +97,7 @@ class LocalProvider:
                 await current[1].aclose()
         client = JobApiProvider(base_url=base_url, api_key=token, extended=True, provider_id=self.id,
                                 label="The local engine", capabilities=LOCAL_CAPABILITIES,
-                                policy=_LOCAL_POLICY, wait_margin_s=15.0)
+                                policy=_LOCAL_POLICY, wait_margin_s=60.0)
         self._clients[dark] = (base_url, client)
         return client
 

@@ -311,8 +311,12 @@ def test_delay_and_network_idle_wait_for_late_content(engine: EngineProcess, pag
 
 
 def test_user_agent_is_sent(engine: EngineProcess, page_server: PageServer):
-    url = page_server.add_page("/ua", "<html><body>ua</body></html>")
-    assert engine.capture(url=url, user_agent="ShotDeskTest/1.0").status == "completed"
+    # dialogs must not block the engine: alert/confirm/prompt answer at once
+    url = page_server.add_page("/ua", "<html><body>ua<script>alert('hi'); confirm('sure?'); prompt('name?');"
+                                      "document.title = navigator.userAgent;</script></body></html>")
+    out = engine.capture(url=url, user_agent="ShotDeskTest/1.0", timeout_s=10)
+    assert out.status == "completed", out.job
+    assert out.job["title"] == "ShotDeskTest/1.0"  # what scripts see, too
     agents = [r.headers.get("user-agent") for r in page_server.requests if r.route == "/ua"]
     assert agents == ["ShotDeskTest/1.0"]
 
