@@ -558,8 +558,12 @@ class Library:
                     del self._pending[sha]
                 if not ok:
                     self._discard_unreferenced(sha, [(s, b) for s, b in written if b.created])
-        with self._tx() as db:  # the same bytes captured again bring purged rows back
-            db.execute("UPDATE captures SET status = 'ready' WHERE sha256 = ? AND status = 'missing'", (sha,))
+        try:  # the same bytes captured again bring purged rows back (best effort: the capture is saved)
+            with self._tx() as db:
+                db.execute("UPDATE captures SET status = 'ready' WHERE sha256 = ? AND status = 'missing'",
+                           (sha,))
+        except StorageError as exc:
+            log.warning("could not mark earlier rows ready again: %s", exc)
         if self.cache_limit_bytes is not None:
             try:
                 self.evict(self.cache_limit_bytes, keep=(capture_id,))

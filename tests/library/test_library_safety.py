@@ -11,9 +11,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from shotdesk import paths
+from shotdesk.core.errors import StorageError
 from shotdesk.core.library import Library
 from shotdesk.core.spec import CaptureSpec
 from tests.library.util import FakeClock, png, result_for
@@ -241,3 +243,35 @@ def test_crash_between_blob_write_and_commit(tmp_path: Path) -> None:
         report = lib.integrity_check(grace_s=0)
         assert report.orphans_removed == 2  # blob + thumbnail
     assert [p for p in paths.cache_dir().rglob("*") if p.is_file()] == []
+
+
+def test_index_full_at_commit_leaves_no_files(library: Library, clock: FakeClock) -> None:
+    """The disk fills while the row is committed (SQLite reports "database or disk is full")."""
+    add_n(library, clock, 1)
+    with library._lock:
+        pages = library._conn.execute("PRAGMA page_count").fetchone()[0]
+        library._conn.execute(f"PRAGMA max_page_count = {pages}")
+    spec = CaptureSpec(url="https://big.example/" + "x" * 3000)
+    with pytest.raises(StorageError, match="Not enough disk space to update the gallery index"):
+        for i in range(50):  # fill the last free pages
+            library.add(spec.with_changes(url=f"{spec.url}{i}"), result_for(spec, noisy_png(1000 + i)),
+                        elapsed_ms=1)
+    rows = library.count()
+    files = [p for p in paths.captures_dir().rglob("*") if p.is_file()]
+    assert len(files) == rows  # the failed capture left no blob behind
+    assert not [p for p in paths.cache_dir().rglob(".tmp-*")]
+    with library._lock:
+        library._conn.execute("PRAGMA max_page_count = 1073741823")
+    assert library.add(spec, result_for(spec, noisy_png(5000)), elapsed_ms=1).status == "ready"
+
+
+def test_check_files_for_visible_tiles(library: Library, clock: FakeClock) -> None:
+    ids = add_n(library, clock, 2)
+    first = library.get(ids[0])
+    assert first is not None and first.blob_path is not None
+    data = first.blob_path.read_bytes()
+    first.blob_path.unlink()
+    checked = library.check_files(ids)
+    assert [c.status for c in checked] == ["missing", "ready"]
+    first.blob_path.write_bytes(data)
+    assert [c.status for c in library.check_files(ids)] == ["ready", "ready"]
