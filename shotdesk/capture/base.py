@@ -33,6 +33,9 @@ class Capabilities:
     max_width: int = 3840
     max_height: int = 2160
     max_scale: float = 3.0
+    #: The only scale factors the provider renders at (e.g. 1× and 2× for a "retina" flag);
+    #: None when any scale up to ``max_scale`` works.
+    scales: frozenset[float] | None = None
     needs_key: bool = False
     #: Why an option is missing, shown as a tooltip / in the CLI message.
     notes: Mapping[str, str] = field(default_factory=dict)
@@ -48,6 +51,9 @@ class Capabilities:
             out.append(f"height {spec.height} (at most {self.max_height})")
         if spec.scale > self.max_scale:
             out.append(f"scale {spec.scale:g} (at most {self.max_scale:g})")
+        elif self.scales is not None and spec.scale not in self.scales:
+            allowed = " or ".join(f"{s:g}×" for s in sorted(self.scales))
+            out.append(f"scale {spec.scale:g} (renders at {allowed} only)")
         for name in spec.changed_options():
             if name not in self.options and name != "scale":
                 note = self.notes.get(name)

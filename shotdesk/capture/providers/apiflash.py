@@ -40,7 +40,6 @@ from shotdesk.core.errors import (
     CaptureError,
     QuotaExceeded,
     RateLimited,
-    Unsupported,
 )
 from shotdesk.core.media import check_media
 from shotdesk.core.spec import CaptureSpec
@@ -58,6 +57,7 @@ CAPABILITIES = Capabilities(
     max_width=3840,
     max_height=2160,
     max_scale=2.0,
+    scales=frozenset({1.0, 2.0}),
     needs_key=True,
     notes={
         "dark_mode": "ApiFlash has no dark-mode option",
@@ -86,18 +86,11 @@ def delay_seconds(delay_ms: int) -> int:
 
 
 def spec_problems(spec: CaptureSpec) -> list[str]:
-    problems = CAPABILITIES.problems(spec)
-    if spec.scale not in (1.0, 2.0) and spec.scale <= CAPABILITIES.max_scale:
-        problems.append(f"scale {spec.scale:g} (ApiFlash renders at 1× or 2× only)")
-    return problems
+    return CAPABILITIES.problems(spec)
 
 
 def check_spec(spec: CaptureSpec) -> None:
-    problems = spec_problems(spec)
-    if problems:
-        raise Unsupported(f"{LABEL} cannot honour: {'; '.join(problems)}",
-                          hint="remove those options or choose another provider "
-                               "(the local engine supports all)")
+    CAPABILITIES.check(LABEL, spec)
 
 
 def hide_css(selectors: tuple[str, ...]) -> str:

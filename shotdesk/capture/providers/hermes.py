@@ -29,7 +29,7 @@ from shotdesk.capture.http.errors import error_for_response, make_error, parse_e
 from shotdesk.capture.http.ratelimit import RateLimiter
 from shotdesk.capture.http.retry import RetryPolicy
 from shotdesk.capture.http.urls import check_base_url, redact_text
-from shotdesk.core.errors import AuthError, CaptureError, QuotaExceeded, RateLimited, Unsupported
+from shotdesk.core.errors import AuthError, CaptureError, QuotaExceeded, RateLimited
 from shotdesk.core.media import check_media
 from shotdesk.core.spec import CaptureSpec
 
@@ -75,11 +75,7 @@ _DAILY_WORDS = ("daily", "per day", "/day", "quota", "today")
 
 
 def check_spec(spec: CaptureSpec) -> None:
-    problems = CAPABILITIES.problems(spec)
-    if problems:
-        raise Unsupported(f"{LABEL} cannot honour: {'; '.join(problems)}",
-                          hint="remove those options or choose another provider "
-                               "(the local engine supports all)")
+    CAPABILITIES.check(LABEL, spec)
 
 
 def capture_params(spec: CaptureSpec) -> dict[str, str]:

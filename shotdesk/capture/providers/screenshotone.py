@@ -51,7 +51,6 @@ from shotdesk.core.errors import (
     QuotaExceeded,
     RateLimited,
     SelectorNotFound,
-    Unsupported,
 )
 from shotdesk.core.media import check_media
 from shotdesk.core.spec import CaptureSpec
@@ -123,11 +122,7 @@ def timeout_seconds(timeout_s: float) -> int:
 
 
 def check_spec(spec: CaptureSpec) -> None:
-    problems = CAPABILITIES.problems(spec)
-    if problems:
-        raise Unsupported(f"{LABEL} cannot honour: {'; '.join(problems)}",
-                          hint="remove those options or choose another provider "
-                               "(the local engine supports all)")
+    CAPABILITIES.check(LABEL, spec)
 
 
 def take_options(spec: CaptureSpec) -> dict[str, Any]:

@@ -43,7 +43,6 @@ from shotdesk.core.errors import (
     ProviderUnavailable,
     QuotaExceeded,
     RateLimited,
-    Unsupported,
 )
 from shotdesk.core.media import check_media
 from shotdesk.core.spec import CaptureSpec
@@ -96,11 +95,7 @@ META_HEADERS: Mapping[str, str] = {
 
 
 def check_spec(spec: CaptureSpec) -> None:
-    problems = CAPABILITIES.problems(spec)
-    if problems:
-        raise Unsupported(f"{LABEL} cannot honour: {'; '.join(problems)}",
-                          hint="remove those options or choose another provider "
-                               "(the local engine supports all)")
+    CAPABILITIES.check(LABEL, spec)
 
 
 def require_base_url(base_url: str | None) -> str:

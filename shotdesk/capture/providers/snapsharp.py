@@ -41,7 +41,6 @@ from shotdesk.core.errors import (
     ProviderUnavailable,
     QuotaExceeded,
     RateLimited,
-    Unsupported,
 )
 from shotdesk.core.media import check_media
 from shotdesk.core.spec import CaptureSpec
@@ -58,6 +57,7 @@ CAPABILITIES = Capabilities(
     max_width=3840,
     max_height=2160,
     max_scale=2.0,
+    scales=frozenset({1.0, 2.0}),
     needs_key=True,
     notes={
         "selector": "SnapSharp has no element-capture parameter",
@@ -93,19 +93,12 @@ def _flag(value: bool) -> str:
 
 def spec_problems(spec: CaptureSpec) -> list[str]:
     """Everything SnapSharp cannot honour in ``spec`` (capabilities plus the retina rule)."""
-    problems = CAPABILITIES.problems(spec)
-    if spec.scale not in (1.0, 2.0) and spec.scale <= CAPABILITIES.max_scale:
-        problems.append(f"scale {spec.scale:g} (SnapSharp renders at 1× or 2× only)")
-    return problems
+    return CAPABILITIES.problems(spec)
 
 
 def check_spec(spec: CaptureSpec) -> None:
     """Raise :class:`Unsupported` naming every option SnapSharp cannot honour."""
-    problems = spec_problems(spec)
-    if problems:
-        raise Unsupported(f"{LABEL} cannot honour: {'; '.join(problems)}",
-                          hint="remove those options or choose another provider "
-                               "(the local engine supports all)")
+    CAPABILITIES.check(LABEL, spec)
 
 
 def screenshot_params(spec: CaptureSpec) -> dict[str, Any]:

@@ -44,7 +44,6 @@ from shotdesk.core.errors import (
     PlanRequired,
     QuotaExceeded,
     RateLimited,
-    Unsupported,
 )
 from shotdesk.core.media import check_media
 from shotdesk.core.spec import CaptureSpec
@@ -64,6 +63,7 @@ CAPABILITIES = Capabilities(
     max_width=3840,
     max_height=2160,
     max_scale=2.0,
+    scales=frozenset({1.0, 2.0}),
     needs_key=True,
     notes={"scale": "urlbox only renders at 1× or 2× (retina)"},
 )
@@ -100,18 +100,11 @@ _WAIT: Mapping[str, str] = {"load": "loaded", "networkidle": "requestsfinished"}
 
 
 def spec_problems(spec: CaptureSpec) -> list[str]:
-    problems = CAPABILITIES.problems(spec)
-    if spec.scale not in (1.0, 2.0) and spec.scale <= CAPABILITIES.max_scale:
-        problems.append(f"scale {spec.scale:g} (urlbox renders at 1× or 2× only)")
-    return problems
+    return CAPABILITIES.problems(spec)
 
 
 def check_spec(spec: CaptureSpec) -> None:
-    problems = spec_problems(spec)
-    if problems:
-        raise Unsupported(f"{LABEL} cannot honour: {'; '.join(problems)}",
-                          hint="remove those options or choose another provider "
-                               "(the local engine supports all)")
+    CAPABILITIES.check(LABEL, spec)
 
 
 def render_options(spec: CaptureSpec) -> dict[str, Any]:
