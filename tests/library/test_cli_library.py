@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import time
 import zipfile
@@ -179,3 +180,46 @@ def test_refresh_recaptures_old_series(monkeypatch: pytest.MonkeyPatch,
             run("refresh")
     finally:
         lib.close()
+
+
+def test_refresh_end_to_end_through_the_pipeline(page_server: Any, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """``shotdesk refresh`` through the real CapturePipeline and a provider on 127.0.0.1."""
+    pytest.importorskip("shotdesk.capture.registry")
+    from shotdesk.cli.main import run_cli
+    from shotdesk.core.settings import load_settings, save_settings
+    from tests.helpers.webserver import Request, Response
+
+    calls: list[str] = []
+
+    def thumb(req: Request) -> Response:
+        calls.append(req.path)
+        img = Image.new("RGB", (1280, 720), (250, 250, 250))
+        img.paste((10 * len(calls), 100, 160), (0, 0, 1280, 300))  # a page, not a blank frame
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        return Response(body=buf.getvalue(), content_type="image/png")
+
+    page_server.routes["/thumb"] = thumb
+    settings = load_settings()
+    settings.provider_base_urls["thumb"] = page_server.base_url
+    save_settings(settings)
+
+    clock = FakeClock(time.time() - 2 * DAY)
+    spec = CaptureSpec(url="https://example.com/", provider="thumb")
+    with Library(clock=clock) as lib:
+        first = lib.add(spec, result_for(spec, png(1280, 720)), elapsed_ms=1)
+
+    assert run_cli(["refresh", "--older-than", "1d"]) == 0
+    out = capsys.readouterr().out
+    assert "[1/1] https://example.com/ → #" in out and "v2" in out
+    assert len(calls) == 1 and "url=https" in calls[0]
+    with Library() as lib:
+        series = lib.versions(spec.cache_key())
+        assert [c.version for c in series] == [2, 1] and series[1].id == first.id
+        assert series[0].flags == () and series[0].changed_pct is not None and series[0].changed_pct > 99
+    assert run_cli(["refresh", "--older-than", "1d"]) == 0  # now fresh: nothing to do
+    assert "Nothing to refresh" in capsys.readouterr().out
+    assert run_cli(["export", "--all", "--to", "zip", str(tmp_path / "x.zip")]) == 0
+    with zipfile.ZipFile(tmp_path / "x.zip") as zf:
+        assert len([n for n in zf.namelist() if n.endswith(".png")]) == 2
