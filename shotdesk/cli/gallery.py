@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime
 
 from shotdesk.core.library import Capture, Library
@@ -14,7 +15,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gsub = p.add_subparsers(dest="gallery_command", metavar="ACTION", required=True)
     lp = gsub.add_parser("list", help="list captures, newest first")
     lp.add_argument("--json", action="store_true", help="print records as JSON")
-    lp.add_argument("--query", "-q", default="", help="only captures whose URL or title contains this")
+    lp.add_argument("--query", "-q", default="",
+                    help="only captures whose URL, title or note matches these words")
     lp.add_argument("--provider", help="only captures from this provider")
     lp.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     lp.set_defaults(func=run_list)
@@ -32,6 +34,8 @@ def as_record(c: Capture) -> dict[str, object]:
 
 def run_list(args: argparse.Namespace) -> int:
     library = Library()
+    if library.recovery is not None:
+        print(f"shotdesk: {library.recovery}", file=sys.stderr)
     try:
         rows = library.list(query=args.query, provider=args.provider, limit=max(1, args.limit))
         total = library.count(query=args.query, provider=args.provider)

@@ -48,7 +48,8 @@ class CapturePipeline:
 
         settings = settings or load_settings()
         registry = ProviderRegistry(settings, key_lookup=secrets.get_key)
-        return cls(Library(), registry, ttl_s=settings.cache_ttl_s)
+        library = Library(cache_limit_bytes=settings.cache_limit_mb * 1_000_000)
+        return cls(library, registry, ttl_s=settings.cache_ttl_s)
 
     async def capture(self, spec: CaptureSpec, *, use_cache: bool = True,
                       progress: ProgressCallback | None = None, record_failure: bool = False,
