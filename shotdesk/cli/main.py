@@ -61,7 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_cli(argv: Sequence[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(list(argv))
+    # -v/--verbose is accepted anywhere on the line, not only before the command.
+    words = list(argv)
+    verbose = any(w in ("-v", "--verbose") for w in words)
+    args = parser.parse_args([w for w in words if w not in ("-v", "--verbose")])
+    args.verbose = verbose
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
