@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from shotdesk.capture.base import CaptureResult, ProgressCallback, Provider
-from shotdesk.capture.registry import ProviderRegistry, provider_info
+from shotdesk.capture.registry import ProviderRegistry
 from shotdesk.core.compare import capture_flags
 from shotdesk.core.errors import CaptureError
 from shotdesk.core.library import Capture, Library
@@ -56,7 +56,7 @@ class CapturePipeline:
                       replaces: int | None = None) -> CaptureOutcome:
         """Capture ``spec`` into the library; raise a ``ShotDeskError`` with a clear message."""
         started = time.perf_counter()
-        provider_info(spec.provider).capabilities.check(spec.provider, spec)
+        self.registry.info(spec.provider).capabilities.check(spec.provider, spec)
         if use_cache and self.ttl_s > 0:
             hit = await asyncio.to_thread(self.library.find_fresh, spec.cache_key(), self.ttl_s)
             if hit is not None:
