@@ -31,23 +31,24 @@ ThumbKey = tuple[str, int, int]
 
 
 def decode_thumbnail(path: Path, width: int, height: int) -> QImage:
-    """Decode ``path`` and scale it to cover ``width`` × ``height`` device pixels, cropped from the
-    top (a page is recognised by its header). Runs in a worker thread; raises ``OSError``."""
+    """Decode ``path`` scaled to ``width`` device pixels wide, cropped from the top to at most
+    ``height`` (a page is recognised by its header; its full width stays visible). Runs in a
+    worker thread; raises ``OSError``."""
     with Image.open(path) as src:
         src.draft("RGB", (width, height))
         img = src.convert("RGBA") if src.mode not in ("RGB", "RGBA") else src.copy()
     sw, sh = img.size
     if sw <= 0 or sh <= 0:
         raise OSError(f"{path} has no pixels")
-    # Cover the box: scale to the box width, or the height if that is the tighter side.
-    factor = max(width / sw, height / sh)
+    factor = width / sw
     tw, th = max(1, round(sw * factor)), max(1, round(sh * factor))
-    if (tw, th) != (sw, sh):
+    # Crop before scaling: only the top part that ends up in the tile is resampled.
+    keep = min(sh, max(1, round(height / factor)))
+    if keep < sh:
+        img = img.crop((0, 0, sw, keep))
+        th = min(th, height)
+    if (tw, th) != img.size:
         img = img.resize((tw, th), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    # Crop horizontally centred, vertically from the top.
-    cw, ch = min(tw, width), min(th, height)
-    left = (tw - cw) // 2
-    img = img.crop((left, 0, left + cw, ch))
     if img.mode != "RGBA":
         img = img.convert("RGBA")
     data = img.tobytes("raw", "RGBA")

@@ -21,14 +21,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from shotdesk import paths
+
+if TYPE_CHECKING:
+    from shotdesk.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +83,9 @@ def follow_color_scheme(app: QApplication) -> None:
     apply(hints.colorScheme())
 
 
-def run_window(argv: Sequence[str]) -> int:
+def run_window(argv: Sequence[str], *, on_window: Callable[[MainWindow], None] | None = None) -> int:
+    """Run the window until it is closed; ``on_window(window)`` is called once it is shown
+    (scripts that drive the real window use it, e.g. benchmarks/window_screenshot.py)."""
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(list(argv))
     app.setApplicationName(APP_NAME)
@@ -106,10 +112,12 @@ def run_window(argv: Sequence[str]) -> int:
 
     settings = load_settings()
     pipeline = CapturePipeline.open_default(settings)
-    ctx = WindowContext(pipeline=pipeline, settings=settings, providers=provider_infos(), tasks=tasks,
+    ctx = WindowContext(pipeline=pipeline, settings=settings, providers=provider_infos(settings), tasks=tasks,
                         prefs=window_prefs(), on_closed=app_close.set)
     window = MainWindow(ctx)
     window.show()
+    if on_window is not None:
+        on_window(window)
     try:
         loop.run_until_complete(app_close.wait())
     except RuntimeError as exc:  # the Qt loop ended before the event was seen (app.quit())

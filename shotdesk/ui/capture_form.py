@@ -159,6 +159,7 @@ class CaptureBar(QWidget):
             self._show_problem(f"{self._label()} cannot honour: {'; '.join(problems)}")
             return
         self.capture_requested.emit(spec)
+        self.url_edit.selectAll()  # typing the next address replaces this one
 
     # ------------------------------------------------------------------ internals
     def _label(self) -> str:

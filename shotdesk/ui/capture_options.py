@@ -125,10 +125,11 @@ class CaptureOptionsPanel(QWidget):
 
         self.width_spin = _spin(WIDTH_RANGE, 1280, " px", "Viewport width")
         self.height_spin = _spin(HEIGHT_RANGE, 720, " px", "Viewport height")
-        self.scale_spin = QDoubleSpinBox()
+        self.scale_spin = ScaleSpinBox()
         self.scale_spin.setRange(*SCALE_RANGE)
         self.scale_spin.setSingleStep(0.5)
         self.scale_spin.setDecimals(3)
+        self.scale_spin.setMinimumWidth(self.scale_spin.fontMetrics().horizontalAdvance("2.625 ×") + 40)
         self.scale_spin.setValue(1.0)
         self.scale_spin.setSuffix(" ×")
         self.scale_spin.setAccessibleName("Scale factor")
@@ -289,6 +290,12 @@ class CaptureOptionsPanel(QWidget):
                 w.setEnabled(ok)
                 w.setToolTip(self._tooltips.get(w, "") if ok else f"Not available: {reason}")
         self.scale_spin.setMaximum(max(1.0, min(SCALE_RANGE[1], caps.max_scale)))
+        scales = getattr(caps, "scales", None)
+        if scales and self.scale_spin.isEnabled():
+            allowed = " or ".join(f"{s:g}×" for s in sorted(scales))
+            self.scale_spin.setToolTip(f"{provider_label} renders at {allowed} only")
+            if self.scale_spin.value() not in scales:
+                self.scale_spin.setValue(min(scales, key=lambda s: abs(s - self.scale_spin.value())))
         self.width_spin.setMaximum(min(WIDTH_RANGE[1], caps.max_width))
         self.height_spin.setMaximum(min(HEIGHT_RANGE[1], caps.max_height))
         model = self.format_combo.model()
@@ -384,6 +391,12 @@ class CaptureOptionsPanel(QWidget):
 
 
 # ---------------------------------------------------------------------- widget helpers
+class ScaleSpinBox(QDoubleSpinBox):
+    """A scale factor shown as ``2 ×`` or ``2.625 ×`` (no trailing zeros)."""
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:g}"
+
 def _spin(bounds: tuple[int, int], value: int, suffix: str, name: str) -> QSpinBox:
     spin = QSpinBox()
     spin.setRange(*bounds)

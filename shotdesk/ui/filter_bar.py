@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QVBoxLayout, QWidget
 
 from shotdesk.core.spec import FORMATS
 from shotdesk.ui.gallery_filter import GalleryFilter
@@ -31,6 +31,7 @@ class FilterBar(QWidget):
         self.search_edit.setPlaceholderText("Search URL, title, note   (Ctrl+F)")
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setAccessibleName("Search the gallery")
+        self.search_edit.setMinimumWidth(160)
         provider_items: list[tuple[str, object]] = [("All providers", None)]
         provider_items += [(label, pid) for pid, label in providers]
         self.provider_combo = _combo("Provider filter", provider_items)
@@ -47,12 +48,20 @@ class FilterBar(QWidget):
         self.sort_combo = _combo("Sort order", list(_SORTS))
         self.count_label = QLabel("")
         self.count_label.setAccessibleName("Number of captures")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.search_edit, 1)
+        top = QHBoxLayout()
+        top.addWidget(self.search_edit, 1)
+        top.addWidget(self.sort_combo)
+        top.addWidget(self.count_label)
+        filters = QHBoxLayout()
         for w in (self.provider_combo, self.format_combo, self.status_combo, self.date_combo,
-                  self.tag_combo, self.favourites_button, self.sort_combo, self.count_label):
-            layout.addWidget(w)
+                  self.tag_combo, self.favourites_button):
+            filters.addWidget(w)
+        filters.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(top)
+        layout.addLayout(filters)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(220)
@@ -121,5 +130,6 @@ def _combo(name: str, items: Sequence[tuple[str, object]]) -> QComboBox:
     combo.setToolTip(name)
     for label, data in items:
         combo.addItem(label, data)
-    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(min(8, max(len(label) for label, _ in items)))
     return combo

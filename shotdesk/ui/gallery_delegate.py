@@ -26,6 +26,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QPoint,
     QPointF,
     QRect,
     QRectF,
@@ -159,7 +160,9 @@ class GalleryDelegate(QStyledItemDelegate):
         if thumb_path is not None and status in ("ready", "missing"):
             pm = self._loader.pixmap(thumb_path, round(thumb.width() * dpr), round(thumb.height() * dpr), dpr)
             if pm is not None:
-                painter.drawPixmap(thumb.topLeft(), pm)
+                logical_h = round(pm.height() / pm.devicePixelRatio())
+                top = thumb.top() + max(0, (thumb.height() - logical_h) // 2)  # short pages: centred
+                painter.drawPixmap(QPoint(thumb.left(), top), pm)
                 painted = True
         if status == "failed":
             self._paint_failure(painter, index, thumb, palette)
@@ -198,7 +201,7 @@ class GalleryDelegate(QStyledItemDelegate):
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
         painter.setFont(font)
         message = str(index.data(Role.ERROR) or "The capture failed")
-        text_rect = thumb.adjusted(10, 8, -30, -BUTTON_H - 16)
+        text_rect = thumb.adjusted(10, 30, -10, -BUTTON_H - 14)  # below the FAILED badge
         fm = QFontMetrics(font)
         # Fit the message into the box: elide the last line that fits.
         lines = max(1, text_rect.height() // fm.lineSpacing())
@@ -265,7 +268,7 @@ class GalleryDelegate(QStyledItemDelegate):
         fmt = str(index.data(Role.FORMAT) or "").upper()
         status = index.data(Role.STATUS)
         kind = index.data(Role.KIND)
-        if fmt and kind != "job":
+        if fmt and kind != "job" and status != "failed":
             _chip(painter, fm, QPointF(thumb.left() + 6, thumb.top() + 6), fmt,
                   bg=QColor(0, 0, 0, 150), fg=QColor(255, 255, 255), left=True)
         right = thumb.right() - 6.0

@@ -166,7 +166,8 @@ class MainWindow(QMainWindow):
         options_scroll.setWidget(self.options)
         options_scroll.setWidgetResizable(True)
         options_scroll.setAccessibleName("Capture options")
-        options_scroll.setMinimumWidth(250)
+        options_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        options_scroll.setMinimumWidth(self.options.minimumSizeHint().width() + 24)
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
         centre_layout.setContentsMargins(0, 0, 0, 0)
@@ -179,7 +180,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 2)
-        self.splitter.setSizes([280, 700, 420])
+        self.splitter.setSizes([340, 680, 420])
         root = QWidget()
         layout = QVBoxLayout(root)
         layout.setContentsMargins(8, 8, 8, 0)
@@ -316,6 +317,7 @@ class MainWindow(QMainWindow):
                                             + (f" to {files[0].parent}" if files else "")))
         self.gallery_service.error.connect(lambda m: self.show_message(m, 15_000))
         self.settings_service.keys_changed.connect(self.capture_bar.set_key_states)
+        self.settings_service.keys_changed.connect(self._forget_providers)
         self.undo_button.clicked.connect(self.undo_delete)
         self.cancel_all_button.clicked.connect(self.capture_service.cancel_all)
         app = QGuiApplication.instance()
@@ -734,6 +736,13 @@ class MainWindow(QMainWindow):
             if asyncio.iscoroutine(result):
                 self.ctx.tasks.spawn(result, name="registry-settings")
         self.ctx.tasks.spawn(self._refresh_key_states(), name="key-states")
+
+    def _forget_providers(self, states: dict[str, bool]) -> None:
+        """A key changed: the next capture builds that provider anew with the new key."""
+        forget = getattr(getattr(self.ctx.pipeline, "registry", None), "forget", None)
+        if callable(forget):
+            for pid in states:
+                self.ctx.tasks.spawn(forget(pid), name=f"forget-{pid}")
 
     async def _refresh_key_states(self) -> None:
         states = await self.settings_service.key_states(p.id for p in self.ctx.providers if p.needs_key)

@@ -169,6 +169,7 @@ class PreviewPane(QWidget):
         meta_scroll.setWidget(self.meta)
         meta_scroll.setWidgetResizable(True)
         meta_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        meta_scroll.setMinimumHeight(150)
 
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -179,7 +180,7 @@ class PreviewPane(QWidget):
         split.addWidget(top)
         split.addWidget(meta_scroll)
         split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
+        split.setStretchFactor(1, 2)
         split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -301,7 +302,8 @@ class PreviewPane(QWidget):
     @staticmethod
     def _metadata_html(capture: Capture, cached: bool) -> str:
         def row(label: str, value: str) -> str:
-            return f"<tr><td style='padding-right:10px'><b>{html.escape(label)}</b></td><td>{value}</td></tr>"
+            return (f"<tr><td style='padding-right:10px; white-space:nowrap'><b>{html.escape(label)}</b></td>"
+                    f"<td>{value}</td></tr>")
 
         esc = html.escape
         rows = [row("URL", f"<a href='{esc(capture.url, quote=True)}'>{esc(capture.url)}</a>")]
