@@ -21,9 +21,6 @@ from tests.helpers.webserver import PageServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The `serve` command module on its own (the CLI root registers it the same way).
-DRIVER = ("import argparse, sys; from shotdesk.cli import serve; p = argparse.ArgumentParser(); "
-          "serve.register(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -50,8 +47,9 @@ def test_serve_prints_url_and_token_serves_captures_and_stops_on_sigterm(page_se
                                     "</body></html>")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("SHOTDESK_ENGINE_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, "-c", DRIVER, "serve", "--pool", "1"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+    command = [sys.executable, "-m", "shotdesk", "serve", "--pool", "1"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+                            cwd=ROOT)
     try:
         assert proc.stdout is not None
         lines: dict[str, str] = {}
