@@ -20,7 +20,8 @@ html,body{margin:0;background:#ffffff}
 </style></head><body><div id="box"></div></body></html>"""
 
 
-def run_shotdesk(*args: str, env_dirs: dict[str, Path], timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def run_shotdesk(*args: str, env_dirs: dict[str, Path],
+                 timeout: float = 240) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update({"XDG_CACHE_HOME": str(env_dirs["cache"]), "XDG_DATA_HOME": str(env_dirs["data"]),
                 "XDG_CONFIG_HOME": str(env_dirs["config"])})
@@ -79,7 +80,8 @@ def test_capture_writes_gallery_and_second_is_served_from_library(isolated_dirs,
     assert out.read_bytes() == blob.read_bytes()
     hits_after_first = page_server.hits("/")
 
-    second = run_shotdesk("capture", url, "--width", "800", "--height", "600", "--json", env_dirs=isolated_dirs)
+    second = run_shotdesk("capture", url, "--width", "800", "--height", "600", "--json",
+                          env_dirs=isolated_dirs)
     assert second.returncode == 0, second.stderr
     rec2 = json.loads(second.stdout)
     assert rec2["cached"] is True and rec2["id"] == rec["id"] and rec2["path"] == rec["path"]

@@ -1,0 +1,1 @@
+"""Speed scripts: each compares against a baseline measured in the same run and prints ratios."""
