@@ -85,7 +85,9 @@ READ_TIMEOUT = 100.0
 DEFAULT_TIMEOUT = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT, write=30.0, pool=60.0)
 #: For health, usage and quota calls.
 SHORT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-DEFAULT_LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0)
+#: Keep every connection of a burst alive (fewer keep-alive slots than concurrent captures means a
+#: new TCP connection for each capture beyond them).
+DEFAULT_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=30.0)
 DEFAULT_POLICY = RetryPolicy()
 
 #: ``classify(response)``: ``None`` when the response is usable, else the error it means.
@@ -166,14 +168,16 @@ async def send(client: httpx.AsyncClient, request: httpx.Request | RequestFactor
         if isinstance(result, httpx.Response):
             status, headers = result.status_code, result.headers
             error = classify(result)
-            log.debug("%s %s → %d%s", req.method, redact_url(str(req.url)), status,
-                      f" ({type(error).__name__})" if error else "")
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s → %d%s", req.method, redact_url(str(req.url)), status,
+                          f" ({type(error).__name__})" if error else "")
             if error is None:
                 return result
             await result.aclose()
         else:
             error = result
-            log.debug("%s %s → %s", req.method, redact_url(str(req.url)), type(error).__name__)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s → %s", req.method, redact_url(str(req.url)), type(error).__name__)
         decision = policy.decide(attempt, elapsed=policy.clock() - started, status=status,
                                  headers=headers, error=error)
         if not decision.retry:
