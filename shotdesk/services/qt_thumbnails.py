@@ -13,11 +13,10 @@ works without a running loop (plain pytest-qt tests, the model tester).
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PIL import Image
@@ -57,24 +56,31 @@ def decode_thumbnail(path: Path, width: int, height: int) -> QImage:
 
 
 class ThumbnailLoader(QObject):
-    """Loads thumbnails on a thread pool; ``loaded(key)`` / ``failed(key, message)`` on the GUI thread.
+    """Loads thumbnails on worker threads; ``loaded(key)`` / ``failed(key, message)`` on the GUI thread.
 
-    ``key`` is the string form of the cache key (see :meth:`key_for`).
+    Requests are served newest first and at most ``max_queued`` wait: when the grid is scrolled
+    quickly, tiles that scrolled out of sight are dropped from the queue (they are asked for
+    again if they are painted again), so the thumbnails on screen arrive first.
     """
 
     loaded = Signal(str)
     failed = Signal(str, str)
     _decoded = Signal(str, object, str)  # worker → GUI thread (queued): key, QImage | None, error
 
-    def __init__(self, *, max_bytes: int = 96 * 1024 * 1024, workers: int = 2,
+    def __init__(self, *, max_bytes: int = 64 * 1024 * 1024, workers: int = 2, max_queued: int = 96,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._cache: OrderedDict[str, QPixmap] = OrderedDict()
         self._cache_bytes = 0
         self._max_bytes = max_bytes
         self._failed: dict[str, str] = {}
-        self._pending: dict[str, Future[QImage]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="thumbs")
+        #: Requests waiting for a worker (newest at the right) and keys being decoded now.
+        self._queue: OrderedDict[str, tuple[Path, int, int]] = OrderedDict()
+        self._active: set[str] = set()
+        self._max_queued = max(1, max_queued)
+        self._workers = max(1, workers)
+        self._running = 0  # worker loops started and not yet finished
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="thumbs")
         self._lock = threading.Lock()
         self._closed = False
         self._decoded.connect(self._on_decoded, Qt.ConnectionType.QueuedConnection)
@@ -102,11 +108,14 @@ class ThumbnailLoader(QObject):
         return self._failed.get(self.key_for(path, width, height))
 
     def is_pending(self, path: Path, width: int, height: int) -> bool:
-        return self.key_for(path, width, height) in self._pending
+        key = self.key_for(path, width, height)
+        with self._lock:
+            return key in self._queue or key in self._active
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        with self._lock:
+            return len(self._queue) + len(self._active)
 
     @property
     def cache_bytes(self) -> int:
@@ -127,31 +136,49 @@ class ThumbnailLoader(QObject):
 
     def shutdown(self) -> None:
         self._closed = True
-        for future in self._pending.values():
-            future.cancel()
-        self._pending.clear()
+        with self._lock:
+            self._queue.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # ------------------------------------------------------------------ internals
     def _request(self, key: str, path: Path, width: int, height: int) -> None:
-        if key in self._pending or self._closed:
+        if self._closed:
             return
-        future = self._pool.submit(decode_thumbnail, path, width, height)
-        self._pending[key] = future
-        future.add_done_callback(functools.partial(self._worker_done, key))
+        with self._lock:
+            if key in self._active:
+                return
+            if key in self._queue:
+                self._queue.move_to_end(key)  # asked again: it is on screen, serve it sooner
+                return
+            self._queue[key] = (path, width, height)
+            while len(self._queue) > self._max_queued:
+                self._queue.popitem(last=False)  # scrolled away long ago
+            start = self._running < self._workers
+            if start:
+                self._running += 1
+        if start:
+            self._pool.submit(self._work)
 
-    def _worker_done(self, key: str, future: Future[QImage]) -> None:
-        # Runs in the worker thread: hand the QImage to the GUI thread through a queued signal.
-        if future.cancelled() or self._closed:
-            return
-        exc = future.exception()
-        if exc is not None:
-            self._decoded.emit(key, None, f"{exc.__class__.__name__}: {exc}")
-        else:
-            self._decoded.emit(key, future.result(), "")
+    def _work(self) -> None:
+        """Worker thread: decode the newest queued request until the queue is empty."""
+        while True:
+            with self._lock:
+                if not self._queue or self._closed:
+                    self._running -= 1
+                    return
+                key, (path, width, height) = self._queue.popitem(last=True)
+                self._active.add(key)
+            try:
+                image = decode_thumbnail(path, width, height)
+            except Exception as exc:  # Pillow raises several kinds for broken files
+                self._decoded.emit(key, None, f"{exc.__class__.__name__}: {exc}")
+            else:
+                self._decoded.emit(key, image, "")
 
     def _on_decoded(self, key: str, image: QImage | None, error: str) -> None:
-        if self._pending.pop(key, None) is None and self._closed:
+        with self._lock:
+            self._active.discard(key)
+        if self._closed:
             return
         if image is None or image.isNull():
             self._failed[key] = error or "empty image"

@@ -48,7 +48,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from shotdesk.services.qt_thumbnails import ThumbnailLoader
-from shotdesk.ui.gallery_model import Role
+from shotdesk.ui.gallery_model import Role, TileLook
 
 TILE_WIDTH = 224
 THUMB_HEIGHT = 150
@@ -134,16 +134,20 @@ class GalleryDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(tile, RADIUS + 2, RADIUS + 2)
 
         thumb = self.thumb_rect(rect)
-        self._paint_thumbnail(painter, option, index, thumb, palette)
-        self._paint_badges(painter, index, thumb, palette)
-        self._paint_caption(painter, option, index, thumb, palette=palette, selected=selected)
+        look: TileLook = index.data(Role.PAINT)
+        if look is None:
+            painter.restore()
+            return
+        self._paint_thumbnail(painter, option, look, thumb, palette)
+        self._paint_badges(painter, look, thumb, palette)
+        self._paint_caption(painter, option, look, thumb, palette=palette, selected=selected)
         if state & QStyle.StateFlag.State_HasFocus:
             painter.setPen(QPen(palette.color(QPalette.ColorRole.Highlight), 1, Qt.PenStyle.DotLine))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(tile.adjusted(1, 1, -1, -1), RADIUS, RADIUS)
         painter.restore()
 
-    def _paint_thumbnail(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex,
+    def _paint_thumbnail(self, painter: QPainter, option: QStyleOptionViewItem, look: TileLook,
                          thumb: QRect, palette: QPalette) -> None:
         path = QPainterPath()
         path.addRoundedRect(QRectF(thumb), RADIUS, RADIUS)
@@ -151,9 +155,9 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.setClipPath(path)
         base = palette.color(QPalette.ColorRole.AlternateBase)
         painter.fillRect(thumb, base)
-        status = index.data(Role.STATUS)
-        kind = index.data(Role.KIND)
-        thumb_path: Path | None = index.data(Role.THUMB_PATH)
+        status = look.status
+        kind = look.kind
+        thumb_path: Path | None = look.thumb_path
         widget: QWidget | None = option.widget
         dpr = widget.devicePixelRatioF() if widget is not None else 1.0
         painted = False
@@ -165,9 +169,9 @@ class GalleryDelegate(QStyledItemDelegate):
                 painter.drawPixmap(QPoint(thumb.left(), top), pm)
                 painted = True
         if status == "failed":
-            self._paint_failure(painter, index, thumb, palette)
+            self._paint_failure(painter, look, thumb, palette)
         elif kind == "job":
-            self._paint_progress(painter, index, thumb, palette)
+            self._paint_progress(painter, look, thumb, palette)
         elif not painted:
             painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
             label = "Loading…"
@@ -191,7 +195,7 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRoundedRect(QRectF(thumb).adjusted(0.5, 0.5, -0.5, -0.5), RADIUS, RADIUS)
 
-    def _paint_failure(self, painter: QPainter, index: AnyIndex, thumb: QRect, palette: QPalette) -> None:
+    def _paint_failure(self, painter: QPainter, look: TileLook, thumb: QRect, palette: QPalette) -> None:
         tint = QColor(_FAILED)
         tint.setAlpha(30)
         painter.fillRect(thumb, tint)
@@ -200,7 +204,7 @@ class GalleryDelegate(QStyledItemDelegate):
         font = QFont(painter.font())
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
         painter.setFont(font)
-        message = str(index.data(Role.ERROR) or "The capture failed")
+        message = str(look.error or "The capture failed")
         text_rect = thumb.adjusted(10, 30, -10, -BUTTON_H - 14)  # below the FAILED badge
         fm = QFontMetrics(font)
         # Fit the message into the box: elide the last line that fits.
@@ -209,13 +213,13 @@ class GalleryDelegate(QStyledItemDelegate):
                          | Qt.TextFlag.TextWordWrap, _wrap_elide(message, fm, text_rect.width(), lines))
         tile_rect = thumb.adjusted(-PAD, -PAD, PAD, PAD)
         self._paint_button(painter, self.button_rect(tile_rect, "retry"), "Retry", palette)
-        if index.data(Role.KIND) == "job":
+        if look.kind == "job":
             self._paint_close(painter, self.button_rect(tile_rect, "dismiss"), palette)
 
-    def _paint_progress(self, painter: QPainter, index: AnyIndex, thumb: QRect, palette: QPalette) -> None:
-        fraction = float(index.data(Role.PROGRESS) or -1.0)
-        text = str(index.data(Role.PROGRESS_TEXT) or "")
-        status = index.data(Role.STATUS)
+    def _paint_progress(self, painter: QPainter, look: TileLook, thumb: QRect, palette: QPalette) -> None:
+        fraction = float(look.progress or -1.0)
+        text = str(look.progress_text or "")
+        status = look.status
         painter.setPen(palette.color(QPalette.ColorRole.Text))
         painter.drawText(thumb.adjusted(10, 10, -34, -40),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
@@ -259,15 +263,15 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.drawLine(QPointF(c.x() + d, c.y() - d), QPointF(c.x() - d, c.y() + d))
         painter.restore()
 
-    def _paint_badges(self, painter: QPainter, index: AnyIndex, thumb: QRect, palette: QPalette) -> None:
+    def _paint_badges(self, painter: QPainter, look: TileLook, thumb: QRect, palette: QPalette) -> None:
         font = QFont(painter.font())
         font.setPointSizeF(max(6.5, font.pointSizeF() * 0.8))
         font.setBold(True)
         painter.setFont(font)
         fm = QFontMetrics(font)
-        fmt = str(index.data(Role.FORMAT) or "").upper()
-        status = index.data(Role.STATUS)
-        kind = index.data(Role.KIND)
+        fmt = str(look.format or "").upper()
+        status = look.status
+        kind = look.kind
         if fmt and kind != "job" and status != "failed":
             _chip(painter, fm, QPointF(thumb.left() + 6, thumb.top() + 6), fmt,
                   bg=QColor(0, 0, 0, 150), fg=QColor(255, 255, 255), left=True)
@@ -278,12 +282,12 @@ class GalleryDelegate(QStyledItemDelegate):
         elif status == "missing":
             chips.append(("MISSING", _MISSING))
         elif kind != "job":
-            if index.data(Role.CACHED):
+            if look.cached:
                 chips.append(("CACHED", _OK))
-            version = int(index.data(Role.VERSION) or 0)
+            version = int(look.version or 0)
             if version > 1:
                 chips.append((f"v{version}", QColor(60, 60, 60, 170)))
-        if index.data(Role.FAVOURITE):
+        if look.favourite:
             chips.append(("★", QColor(200, 140, 0)))
         if kind == "job" and status != "failed":
             return  # the cancel button sits there
@@ -292,7 +296,7 @@ class GalleryDelegate(QStyledItemDelegate):
                           fg=QColor(255, 255, 255), left=False)
             right -= width + 4
 
-    def _paint_caption(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex,
+    def _paint_caption(self, painter: QPainter, option: QStyleOptionViewItem, look: TileLook,
                        thumb: QRect, *, palette: QPalette, selected: bool) -> None:
         font = QFont(option.font)
         fm = QFontMetrics(font)
@@ -302,12 +306,12 @@ class GalleryDelegate(QStyledItemDelegate):
         bold.setBold(True)
         painter.setFont(bold)
         painter.setPen(palette.color(QPalette.ColorRole.Text))
-        domain = str(index.data(Role.DOMAIN) or "")
+        domain = str(look.domain or "")
         title_rect = QRect(thumb.left(), top, width, fm.height())
         painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          QFontMetrics(bold).elidedText(domain, Qt.TextElideMode.ElideMiddle, width))
         painter.setFont(font)
-        caption = str(index.data(Role.CAPTION) or "")
+        caption = str(look.caption or "")
         rest = caption.split(" · ", 1)[1] if " · " in caption else caption
         role = QPalette.ColorRole.Text if selected else QPalette.ColorRole.PlaceholderText
         painter.setPen(palette.color(role))

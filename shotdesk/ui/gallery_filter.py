@@ -113,16 +113,15 @@ class GalleryFilterProxy(QSortFilterProxyModel):
         model = self.sourceModel()
         if model is None:
             return True
-        index = model.index(source_row, 0, source_parent)
-        if index.data(Role.KIND) == "job":
+        if self._filter.is_default:
+            return True  # nothing to test (the sort order is not a filter)
+        values = model.index(source_row, 0, source_parent).data(Role.FILTER)
+        if values is None or values.kind == "job":
             return True  # the queue is always visible
         return self._filter.accepts(
-            url=str(index.data(Role.URL) or ""), title=str(index.data(Role.TITLE) or ""),
-            note=str(index.data(Role.NOTE) or ""), provider=str(index.data(Role.PROVIDER) or ""),
-            format=str(index.data(Role.FORMAT) or ""), status=str(index.data(Role.STATUS) or ""),
-            captured_at=index.data(Role.CAPTURED_AT), tags=tuple(index.data(Role.TAGS) or ()),
-            favourite=bool(index.data(Role.FAVOURITE)),
-        )
+            url=values.url, title=values.title, note=values.note, provider=values.provider,
+            format=values.format, status=values.status, captured_at=values.captured_at, tags=values.tags,
+            favourite=values.favourite)
 
     def lessThan(self, left: QModelIndex | QPersistentModelIndex,
                  right: QModelIndex | QPersistentModelIndex) -> bool:

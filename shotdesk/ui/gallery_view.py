@@ -36,8 +36,9 @@ class GalleryView(QListView):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setUniformItemSizes(True)
-        self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(200)
+        # SinglePass: a batched layout restarts from the first row after every fetchMore, so the
+        # scroll range shrinks for a moment and the view jumps back while the user scrolls.
+        self.setLayoutMode(QListView.LayoutMode.SinglePass)
         self.setSpacing(4)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)

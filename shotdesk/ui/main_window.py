@@ -125,7 +125,7 @@ class MainWindow(QMainWindow):
         self.thumbnails = ThumbnailLoader(parent=self)
 
         # ---- model / view
-        self.model = GalleryModel(ctx.library, parent=self)
+        self.model = GalleryModel(ctx.library, freeze_heap=True, parent=self)
         self.proxy = GalleryFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.delegate = GalleryDelegate(self.thumbnails, self)
@@ -158,6 +158,7 @@ class MainWindow(QMainWindow):
         for warning in ctx.settings.load_warnings:
             self.show_message(warning, 15_000)
         tasks.spawn(self._refresh_key_states(), name="key-states")
+        tasks.spawn(self._warm_up(), name="warm-up")
         self._refresh_tags()
 
     # ------------------------------------------------------------------ construction
@@ -483,8 +484,7 @@ class MainWindow(QMainWindow):
         self._update_count()
 
     def _update_count(self, *_args: object) -> None:
-        jobs = sum(1 for r in range(self.model.rowCount()) if self.model.index(r, 0).data(Role.KIND) == "job")
-        self.filter_bar.set_count(self.model.total + jobs)
+        self.filter_bar.set_count(self.model.total + self.model.job_rows)
 
     def _refresh_tags(self) -> None:
         tags_fn = getattr(self.ctx.library, "tags", None)
@@ -747,6 +747,17 @@ class MainWindow(QMainWindow):
     async def _refresh_key_states(self) -> None:
         states = await self.settings_service.key_states(p.id for p in self.ctx.providers if p.needs_key)
         self.capture_bar.set_key_states(states)
+
+    async def _warm_up(self) -> None:
+        """Import the chosen provider's modules (httpx, the engine client…) in a worker thread now,
+        so the first capture does not stall the window for ~0.1 s importing them."""
+        try:
+            from shotdesk.capture.registry import provider_class
+        except ImportError:
+            return
+        for pid in dict.fromkeys([self.capture_bar.provider_id, self.ctx.settings.default_provider]):
+            with contextlib.suppress(ShotDeskError):  # an unknown id: the capture will say so
+                await asyncio.to_thread(provider_class, pid)
 
     # ------------------------------------------------------------------ messages
     def show_message(self, text: str, timeout_ms: int = 6000) -> None:
