@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
@@ -262,3 +263,20 @@ def test_rate_limited_error_when_the_server_wants_a_long_pause():
 
     err, hits = asyncio.run(main())
     assert hits == 1 and err.retry_after == 600
+
+
+def test_debug_logs_never_contain_the_key(caplog: pytest.LogCaptureFixture):
+    sleep = RecordingSleep()
+
+    async def main():
+        async with ScriptedServer() as srv:
+            srv.route("GET", "/take", sequence(lambda: web.Response(status=503, text=f"bad {KEY}"), ok))
+            async with make_client(base_url=srv.base_url) as client:
+                await request(client, "GET", "/take", params={"access_key": KEY, "url": "https://a.org"},
+                              provider="Foo", policy=fast_policy(sleep), secrets=(KEY,))
+
+    with caplog.at_level(logging.DEBUG, logger="shotdesk"):
+        asyncio.run(main())
+    assert "access_key=***" in caplog.text  # the request was logged, redacted
+    assert "retry 1" in caplog.text
+    assert KEY not in caplog.text
