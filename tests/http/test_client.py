@@ -280,3 +280,19 @@ def test_debug_logs_never_contain_the_key(caplog: pytest.LogCaptureFixture):
     assert "access_key=***" in caplog.text  # the request was logged, redacted
     assert "retry 1" in caplog.text
     assert KEY not in caplog.text
+
+
+def test_httpx_own_request_log_is_redacted(caplog: pytest.LogCaptureFixture):
+    async def main():
+        async with ScriptedServer() as srv:
+            srv.route("GET", "/take", sequence(ok))
+            async with make_client(base_url=srv.base_url) as client:
+                await request(client, "GET", "/take", params={"access_key": KEY, "url": "https://a.org"},
+                              provider="Foo")
+
+    with caplog.at_level(logging.DEBUG):
+        asyncio.run(main())
+    httpx_lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert any("HTTP Request: GET" in line and "access_key=***" in line for line in httpx_lines)
+    client_side = [r for r in caplog.records if not r.name.startswith("aiohttp")]  # not the test server
+    assert client_side and all(KEY not in r.getMessage() for r in client_side)

@@ -50,7 +50,9 @@ Transport failures become typed errors in :func:`_attempt` only: refused / unrea
 ``CaptureTimeout`` ("Foo did not answer within 100 s"), a connection cut mid-answer (truncated
 body) → ``ProviderUnavailable``, a bad address → ``InvalidRequest``, too many redirects or an
 undecodable body → ``BadResponse``. Messages name the host, never the query string or headers.
-Nothing outside this module catches httpx exceptions.
+Nothing outside this module catches httpx exceptions. Importing it also installs
+:class:`RedactingFilter` on the ``httpx``/``httpcore`` loggers (httpx logs every request URL at
+INFO, query keys included).
 """
 
 from __future__ import annotations
@@ -77,6 +79,36 @@ from shotdesk.core.errors import (
 from shotdesk.core.urls import is_loopback_host
 
 log = logging.getLogger(__name__)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks key-like query parameters in every URL of a log record (see :func:`redact_text`).
+
+    httpx logs each request as ``HTTP Request: GET https://…?access_key=… "HTTP/1.1 200 OK"`` at
+    INFO; some providers take the key in the query. Installed on the ``httpx`` and ``httpcore``
+    loggers when this module is imported, so the key never reaches a handler.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the logging module's business, not ours
+            return True
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def install_log_redaction() -> None:
+    """Put a :class:`RedactingFilter` on the loggers of the HTTP libraries (idempotent)."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
+
+
+install_log_redaction()
 
 USER_AGENT = f"ShotDesk/{__version__}"
 CONNECT_TIMEOUT = 10.0
