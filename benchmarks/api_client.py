@@ -1,6 +1,7 @@
 """Benchmark: the API client stack inside the Qt event loop (qasync) against plain asyncio.
 
     .venv/bin/python benchmarks/api_client.py [--captures 200] [--latency-ms 50] [--concurrency 1 4 16]
+                                              [--repeat 3]
 
 A stand-in screenshot service runs in its own process on 127.0.0.1 (aiohttp): ``GET /thumb``
 waits a fixed latency, then answers a 320×240 PNG. Against it, for each concurrency level:
@@ -14,8 +15,9 @@ waits a fixed latency, then answers a 320×240 PNG. Against it, for each concurr
 Measured: per-capture client overhead (time to the checked result minus the server's fixed
 latency; mean/p50/p95/max), throughput (captures/s; ideal = concurrency ÷ latency), and the
 longest event-loop stall while they run — an asyncio ticker sleeping 5 ms, and in the Qt run also
-a 5 ms ``QTimer``, each recording how late it fired. Prints Markdown tables and qasync ÷ asyncio
-ratios (1.0 = no cost for running inside Qt).
+a 5 ms ``QTimer``, each recording how late it fired. Each row is repeated ``--repeat`` times and the
+run with the median throughput is shown (the machine is shared). Prints Markdown tables and
+qasync ÷ asyncio ratios (1.0 = no cost for running inside Qt).
 """
 
 from __future__ import annotations
@@ -189,7 +191,8 @@ async def suite(mode: str, base_url: str, args: argparse.Namespace, qt_ticker: Q
                                                         "h": "240"})
                     r.raise_for_status()
 
-                runs.append(await run_level(mode, concurrency, args.captures, latency_s, fetch, None))
+                for _ in range(args.repeat):
+                    runs.append(await run_level(mode, concurrency, args.captures, latency_s, fetch, None))
             continue
         client = make_client(base_url=base_url)
         provider = ThumbProvider(base_url=base_url, client=client,
@@ -200,7 +203,8 @@ async def suite(mode: str, base_url: str, args: argparse.Namespace, qt_ticker: Q
             assert result.width == 320 and result.metadata.get("cache") == "MISS"
 
         try:
-            runs.append(await run_level(mode, concurrency, args.captures, latency_s, capture, qt_ticker))
+            for _ in range(args.repeat):
+                runs.append(await run_level(mode, concurrency, args.captures, latency_s, capture, qt_ticker))
         finally:
             await provider.aclose()
             await client.aclose()
@@ -213,10 +217,20 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def report(runs: list[Run], args: argparse.Namespace) -> None:
+def median_runs(runs: list[Run]) -> list[Run]:
+    """Per (mode, concurrency): the run with the median throughput."""
+    groups: dict[tuple[str, int], list[Run]] = {}
+    for r in runs:
+        groups.setdefault((r.mode, r.concurrency), []).append(r)
+    return [sorted(g, key=lambda r: r.throughput)[len(g) // 2] for g in groups.values()]
+
+
+def report(all_runs: list[Run], args: argparse.Namespace) -> None:
     latency_s = args.latency_ms / 1000
-    print(f"\n{args.captures} captures per row; server latency {args.latency_ms:g} ms (own process); "
-          f"Python {platform.python_version()}, {os.cpu_count()} CPUs\n")
+    runs = median_runs(all_runs)
+    print(f"\n{args.captures} captures per row (median-throughput run of {args.repeat}); server latency "
+          f"{args.latency_ms:g} ms (own process); Python {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs\n")
     print("| mode | conc. | wall s | captures/s | ideal/s | overhead mean | p50 | p95 | max "
           "| longest stall (asyncio 5 ms ticker) | (QTimer 5 ms) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -244,7 +258,7 @@ def report(runs: list[Run], args: argparse.Namespace) -> None:
         s, raw = by.get(("ShotDesk / asyncio", c)), by.get(("httpx raw / asyncio", c))
         if s is None or raw is None:
             continue
-        print(f"| {c} | +{_pct(s.overheads_ms, 0.5) - _pct(raw.overheads_ms, 0.5):.2f} | "
+        print(f"| {c} | {_pct(s.overheads_ms, 0.5) - _pct(raw.overheads_ms, 0.5):+.2f} | "
               f"{_ratio(s.throughput, raw.throughput)} |")
 
 
@@ -258,6 +272,7 @@ def main() -> int:
     parser.add_argument("--captures", type=int, default=200)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per row; the median is shown")
     args = parser.parse_args()
 
     ctx = multiprocessing.get_context("spawn")
