@@ -8,6 +8,8 @@ exports copy files under template names. Every library call runs in a worker thr
 * ``restored(captures)`` – rows came back.
 * ``changed(capture)`` – a row's tags / note / favourite changed.
 * ``exported(paths)`` – files written by an export.
+* ``versions_loaded(key, captures)`` – every version of one URL + options, newest first.
+* ``compared(id_a, id_b, diff)`` – a pixel diff (``shotdesk.core.compare.DiffResult``).
 * ``error(message)`` – an operation failed (the message says what to do).
 """
 
@@ -34,6 +36,8 @@ class GalleryService(QObject):
     restored = Signal(list)
     changed = Signal(object)
     exported = Signal(list)
+    versions_loaded = Signal(str, list)  # series key, captures newest first
+    compared = Signal(int, int, object)  # id a, id b, DiffResult
     error = Signal(str)
 
     def __init__(self, library: Library, tasks: TaskRegistry, parent: QObject | None = None) -> None:
@@ -117,6 +121,23 @@ class GalleryService(QObject):
                 self.changed.emit(fresh)
 
         return self._spawn(run(), method)
+
+    def load_versions(self, capture: Capture) -> asyncio.Task[None]:
+        key = capture.key
+
+        async def run() -> None:
+            self.versions_loaded.emit(key, await asyncio.to_thread(self._library.versions, key))
+
+        return self._spawn(run(), "versions")
+
+    def compare(self, a: Capture, b: Capture) -> asyncio.Task[None]:
+        """Diff two captures in a worker thread (Pillow); ``compared`` or ``error`` answers."""
+
+        async def run() -> None:
+            diff = await asyncio.to_thread(self._library.compare, a.id, b.id)
+            self.compared.emit(a.id, b.id, diff)
+
+        return self._spawn(run(), "compare")
 
     def get(self, capture_id: int, callback: Callable[[Capture | None], None]) -> asyncio.Task[None]:
         async def run() -> None:

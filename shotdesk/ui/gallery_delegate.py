@@ -282,6 +282,12 @@ class GalleryDelegate(QStyledItemDelegate):
         elif status == "missing":
             chips.append(("MISSING", _MISSING))
         elif kind != "job":
+            if "challenge" in look.flags:
+                chips.append(("BOT CHECK", _MISSING))
+            elif "blank" in look.flags:
+                chips.append(("BLANK", _MISSING))
+            if look.unchanged:
+                chips.append(("UNCHANGED", QColor(90, 90, 90, 200)))
             if look.cached:
                 chips.append(("CACHED", _OK))
             version = int(look.version or 0)

@@ -97,6 +97,9 @@ class TileLook(NamedTuple):
     cached: bool
     version: int
     favourite: bool
+    #: "blank", "challenge", "retried" (issue 5) and whether the picture equals the previous version.
+    flags: tuple[str, ...] = ()
+    unchanged: bool = False
 
 
 class FilterValues(NamedTuple):
@@ -506,7 +509,8 @@ def _look(model: GalleryModel, t: Tile) -> TileLook:
     c = t.capture
     if c is not None:
         return TileLook("capture", c.status, c.thumb_path, c.format, c.domain or domain_of(c.url),
-                        model._caption(t), c.error, -1.0, "", t.cached, c.version, bool(c.favourite))
+                        model._caption(t), c.error, -1.0, "", t.cached, c.version, bool(c.favourite),
+                        tuple(getattr(c, "flags", ())), bool(getattr(c, "unchanged", False)))
     spec = t.spec
     return TileLook("job", t.state, None, spec.format if spec else "", _domain(t), model._caption(t), t.error,
                     t.fraction, t.text, False, 0, False)

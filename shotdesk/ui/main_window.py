@@ -69,6 +69,7 @@ from shotdesk.services.qt_thumbnails import ThumbnailLoader
 from shotdesk.services.tasks import TaskRegistry
 from shotdesk.ui.capture_form import CaptureBar, ProviderInfoLike
 from shotdesk.ui.capture_options import CaptureOptionsPanel
+from shotdesk.ui.compare_view import CompareDialog
 from shotdesk.ui.dnd import drag_mime, mime_has_urls, urls_from_mime
 from shotdesk.ui.filter_bar import FilterBar
 from shotdesk.ui.gallery_delegate import GalleryDelegate
@@ -253,6 +254,9 @@ class MainWindow(QMainWindow):
         self.undo_action = self._action("&Undo delete", self.undo_delete, key.Undo)
         self.open_url_action = self._action("Open page in &browser", self.open_url, "Ctrl+B")
         self.favourite_action = self._action("Favourite", self.toggle_favourite, "Ctrl+D")
+        self.compare_action = self._action(
+            "Co&mpare…", self.compare_selected, "Ctrl+K",
+            "Compare two selected captures, or this one with its previous version")
         self.cancel_all_action = self._action("Cancel all captures", self.capture_service.cancel_all)
         self.settings_action = self._action("&Settings…", self.open_settings, key.Preferences)
         if self.settings_action.shortcut().isEmpty():
@@ -279,7 +283,8 @@ class MainWindow(QMainWindow):
         for a in (self.preview_action, self.zoom_action):
             view_menu.addAction(a)
         capture_menu = menu.addMenu("&Capture")
-        for a in (self.recapture_action, self.retry_action, self.cancel_all_action, None, self.open_action,
+        for a in (self.recapture_action, self.retry_action, self.compare_action, self.cancel_all_action, None,
+                  self.open_action,
                   self.reveal_action, self.open_url_action):
             capture_menu.addSeparator() if a is None else capture_menu.addAction(a)
         self.preview.add_actions([self.open_action, self.copy_image_action, self.copy_file_action,
@@ -316,7 +321,14 @@ class MainWindow(QMainWindow):
         self.gallery_service.exported.connect(
             lambda files: self.show_message(f"Exported {len(files)} file(s)"
                                             + (f" to {files[0].parent}" if files else "")))
-        self.gallery_service.error.connect(lambda m: self.show_message(m, 15_000))
+        self.gallery_service.error.connect(self._on_gallery_error)
+        self.gallery_service.versions_loaded.connect(self._on_versions)
+        self.gallery_service.compared.connect(self._on_compared)
+        self.preview.version_selected.connect(self._show_version)
+        self.preview.compare_requested.connect(self.open_compare)
+        self.preview.favourite_toggled.connect(self.gallery_service.set_favourite)
+        self.preview.tags_edited.connect(self.gallery_service.set_tags)
+        self.preview.note_edited.connect(self.gallery_service.set_note)
         self.settings_service.keys_changed.connect(self.capture_bar.set_key_states)
         self.settings_service.keys_changed.connect(self._forget_providers)
         self.undo_button.clicked.connect(self.undo_delete)
@@ -414,6 +426,9 @@ class MainWindow(QMainWindow):
         current = self.current_capture()
         if current is not None and current.id == capture.id:
             self.preview.show_capture(capture, cached=cached)
+        shown = self.preview.capture
+        if shown is not None and shown.key == capture.key:
+            self.gallery_service.load_versions(shown)  # a new version joined the timeline
         self._refresh_tags()
 
     def _on_job_failed(self, job: int, message: str, capture: Capture | None) -> None:
@@ -441,6 +456,7 @@ class MainWindow(QMainWindow):
         capture = current.data(Role.CAPTURE) if current.isValid() else None
         if isinstance(capture, Capture):
             self.preview.show_capture(capture, cached=bool(current.data(Role.CACHED)))
+            self.gallery_service.load_versions(capture)
         elif current.isValid():
             self.preview.show_capture(None)
             self.preview.title_label.setText(str(current.data(Role.URL) or ""))
@@ -634,6 +650,44 @@ class MainWindow(QMainWindow):
         for capture in captures:
             self.gallery_service.set_favourite(capture, value)
 
+    def _show_version(self, capture: Capture) -> None:
+        self.preview.show_capture(capture)
+
+    def _on_versions(self, key: str, versions: list[Capture]) -> None:
+        shown = self.preview.capture
+        if shown is not None and shown.key == key:
+            self.preview.set_versions(versions)
+
+    def compare_selected(self) -> None:
+        ready = [c for c in self.selected_captures() if c.status == "ready" and c.is_raster]
+        if len(ready) >= 2:
+            self.open_compare(ready[1], ready[0])
+            return
+        self.preview._on_compare()
+        if not self.preview.compare_button.isEnabled():
+            self.show_message("Select two captures (PNG, JPEG or WebP), or one with an earlier version")
+
+    def open_compare(self, older: Capture, newer: Capture) -> CompareDialog:
+        dialog = CompareDialog(older, newer, self.ctx.tasks, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.show()  # not modal: compare while browsing
+        self._compare_dialogs = [d for d in getattr(self, "_compare_dialogs", []) if d.isVisible()] + [dialog]
+        self.gallery_service.compare(dialog.a, dialog.b)
+        return dialog
+
+    def _on_compared(self, id_a: int, id_b: int, diff: object) -> None:
+        for dialog in getattr(self, "_compare_dialogs", []):
+            with contextlib.suppress(RuntimeError):
+                if (dialog.a.id, dialog.b.id) == (id_a, id_b):
+                    dialog.set_diff(diff)
+
+    def _on_gallery_error(self, message: str) -> None:
+        self.show_message(message, 15_000)
+        for dialog in getattr(self, "_compare_dialogs", []):
+            with contextlib.suppress(RuntimeError):
+                if dialog.isVisible() and dialog.result_label.text() == "Comparing…":
+                    dialog.set_error(message)
+
     def _on_deleted(self, ids: list[int]) -> None:
         self.model.remove_captures(ids)
         if self.preview.capture is not None and self.preview.capture.id in ids:
@@ -667,7 +721,8 @@ class MainWindow(QMainWindow):
         else:
             for action in (self.open_action, self.copy_image_action, self.copy_file_action,
                            self.reveal_action, self.export_action, None, self.recapture_action,
-                           self.retry_action, self.favourite_action, None, self.open_url_action, None,
+                           self.retry_action, self.compare_action, self.favourite_action, None,
+                           self.open_url_action, None,
                            self.delete_action):
                 menu.addSeparator() if action is None else menu.addAction(action)
         menu.popup(self.view.viewport().mapToGlobal(pos))

@@ -28,7 +28,12 @@ from PySide6.QtGui import (
     QResizeEvent,
 )
 from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
     QScrollArea,
     QSizePolicy,
     QSplitter,
@@ -109,10 +114,21 @@ class ImageCanvas(QWidget):
 
 
 class PreviewPane(QWidget):
-    """See the module docstring. ``zoom_changed(mode)`` with ``"fit"`` or ``"actual"``."""
+    """See the module docstring.
+
+    Signals: ``zoom_changed(mode)`` (``"fit"`` / ``"actual"``); ``loaded(capture)``;
+    ``version_selected(capture)`` (a version picked in the timeline);
+    ``compare_requested(older, newer)``; ``favourite_toggled(capture, on)``;
+    ``tags_edited(capture, tags)``; ``note_edited(capture, note)``.
+    """
 
     zoom_changed = Signal(str)
     loaded = Signal(object)  # the Capture whose picture is now shown
+    version_selected = Signal(object)
+    compare_requested = Signal(object, object)
+    favourite_toggled = Signal(object, bool)
+    tags_edited = Signal(object, list)
+    note_edited = Signal(object, str)
 
     def __init__(self, tasks: TaskRegistry, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -146,6 +162,49 @@ class PreviewPane(QWidget):
         self.toolbar.addAction(self.actual_action)
         self.toolbar.addSeparator()
 
+        # Timeline: every version of this URL + options, and Compare.
+        self.versions_combo = QComboBox()
+        self.versions_combo.setAccessibleName("Versions")
+        self.versions_combo.setToolTip("Every capture of this address with these options")
+        self.compare_button = QPushButton("Compare…")
+        self.compare_button.setAccessibleName("Compare with the previous version")
+        self.compare_button.setEnabled(False)
+        timeline = QHBoxLayout()
+        timeline.setContentsMargins(0, 0, 0, 0)
+        timeline.addWidget(QLabel("Version"))
+        timeline.addWidget(self.versions_combo, 1)
+        timeline.addWidget(self.compare_button)
+        self.versions_combo.activated.connect(self._on_version)
+        self.compare_button.clicked.connect(self._on_compare)
+        self._versions: list[Capture] = []
+
+        # Organise: favourite, tags, note.
+        self.favourite_button = QToolButton()
+        self.favourite_button.setText("☆ Favourite")
+        self.favourite_button.setCheckable(True)
+        self.favourite_button.setAccessibleName("Favourite")
+        self.favourite_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.tags_edit = QLineEdit()
+        self.tags_edit.setPlaceholderText("Tags, comma-separated")
+        self.tags_edit.setAccessibleName("Tags")
+        self.note_edit = QPlainTextEdit()
+        self.note_edit.setPlaceholderText("Note")
+        self.note_edit.setAccessibleName("Note")
+        self.note_edit.setFixedHeight(48)
+        self.note_edit.setTabChangesFocus(True)
+        organise = QHBoxLayout()
+        organise.setContentsMargins(0, 0, 0, 0)
+        organise.addWidget(self.favourite_button)
+        organise.addWidget(self.tags_edit, 1)
+        self.favourite_button.toggled.connect(self._on_favourite)
+        self.tags_edit.editingFinished.connect(self._on_tags)
+        self._note_timer = QTimer(self)
+        self._note_timer.setSingleShot(True)
+        self._note_timer.setInterval(800)
+        self._note_timer.timeout.connect(self._on_note)
+        self.note_edit.textChanged.connect(self._note_typed)
+        self._updating = False
+
         self.canvas = ImageCanvas()
         self.scroll_area = QScrollArea()
         self.scroll_area.setWidget(self.canvas)
@@ -165,8 +224,14 @@ class PreviewPane(QWidget):
         self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.meta.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.meta.setAccessibleName("Capture details")
+        meta_box = QWidget()
+        meta_layout = QVBoxLayout(meta_box)
+        meta_layout.setContentsMargins(0, 0, 0, 0)
+        meta_layout.addLayout(organise)
+        meta_layout.addWidget(self.note_edit)
+        meta_layout.addWidget(self.meta, 1)
         meta_scroll = QScrollArea()
-        meta_scroll.setWidget(self.meta)
+        meta_scroll.setWidget(meta_box)
         meta_scroll.setWidgetResizable(True)
         meta_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         meta_scroll.setMinimumHeight(150)
@@ -185,6 +250,7 @@ class PreviewPane(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.title_label)
+        layout.addLayout(timeline)
         layout.addWidget(self.toolbar)
         layout.addWidget(split, 1)
 
@@ -232,6 +298,9 @@ class PreviewPane(QWidget):
         self.canvas.set_image(QImage())
         self.canvas.set_display_size(QSize(0, 0))
         self.meta.setText(self._metadata_html(capture, cached) if capture else "")
+        self._show_organise(capture)
+        if capture is None or not any(v.id == capture.id for v in self._versions):
+            self.set_versions([] if capture is None else [capture])
         if capture is None:
             self.title_label.setText("Nothing selected")
             self._show_message("Select a capture to see it here.")
@@ -259,6 +328,94 @@ class PreviewPane(QWidget):
         if self._capture is not None and capture.id == self._capture.id:
             self._capture = capture
             self.meta.setText(self._metadata_html(capture, self._cached))
+            self._show_organise(capture)
+
+    def set_versions(self, versions: Sequence[Capture]) -> None:
+        """The timeline: every version of the shown capture's URL + options (newest first)."""
+        self._versions = list(versions)
+        self.versions_combo.blockSignals(True)
+        self.versions_combo.clear()
+        current = 0
+        for i, v in enumerate(self._versions):
+            text = f"v{v.version} · {local_time_text(v.captured_at)}"
+            if v.status != "ready":
+                text += f" · {v.status}"
+            elif getattr(v, "unchanged", False):
+                text += " · unchanged"
+            elif getattr(v, "changed_pct", None) is not None:
+                text += f" · {v.changed_pct:.1f} % changed"
+            self.versions_combo.addItem(text, v.id)
+            if self._capture is not None and v.id == self._capture.id:
+                current = i
+        self.versions_combo.setCurrentIndex(current)
+        self.versions_combo.blockSignals(False)
+        self.versions_combo.setEnabled(len(self._versions) > 1)
+        self.compare_button.setEnabled(self._compare_pair() is not None)
+
+    @property
+    def versions(self) -> list[Capture]:
+        return list(self._versions)
+
+    def _compare_pair(self) -> tuple[Capture, Capture] | None:
+        """The shown capture and the version before it (or after it, for the oldest)."""
+        if self._capture is None:
+            return None
+        ready = [v for v in self._versions if v.status == "ready" and v.format in ("png", "jpeg", "webp")]
+        ids = [v.id for v in ready]
+        if self._capture.id not in ids or len(ready) < 2:
+            return None
+        i = ids.index(self._capture.id)
+        other = ready[i + 1] if i + 1 < len(ready) else ready[i - 1]
+        if other.captured_at <= self._capture.captured_at:
+            return other, self._capture
+        return self._capture, other
+
+    def _on_version(self, row: int) -> None:
+        if 0 <= row < len(self._versions) and self._versions[row] is not self._capture:
+            self.version_selected.emit(self._versions[row])
+
+    def _on_compare(self) -> None:
+        pair = self._compare_pair()
+        if pair is not None:
+            self.compare_requested.emit(*pair)
+
+    def _show_organise(self, capture: Capture | None) -> None:
+        self._updating = True
+        try:
+            enabled = capture is not None
+            for w in (self.favourite_button, self.tags_edit, self.note_edit):
+                w.setEnabled(enabled)
+            favourite = bool(capture and capture.favourite)
+            self.favourite_button.setChecked(favourite)
+            self.favourite_button.setText("★ Favourite" if favourite else "☆ Favourite")
+            tags = ", ".join(capture.tags) if capture else ""
+            if not self.tags_edit.hasFocus() or capture is None:
+                self.tags_edit.setText(tags)
+            note = capture.note if capture else ""
+            if self.note_edit.toPlainText() != note and (not self.note_edit.hasFocus() or capture is None):
+                self.note_edit.setPlainText(note)
+        finally:
+            self._updating = False
+
+    def _on_favourite(self, on: bool) -> None:
+        self.favourite_button.setText("★ Favourite" if on else "☆ Favourite")
+        if not self._updating and self._capture is not None and on != self._capture.favourite:
+            self.favourite_toggled.emit(self._capture, on)
+
+    def _on_tags(self) -> None:
+        if self._updating or self._capture is None:
+            return
+        tags = [t.strip() for t in self.tags_edit.text().split(",") if t.strip()]
+        if sorted(t.lower() for t in tags) != sorted(self._capture.tags):
+            self.tags_edited.emit(self._capture, tags)
+
+    def _note_typed(self) -> None:
+        if not self._updating:
+            self._note_timer.start()
+
+    def _on_note(self) -> None:
+        if self._capture is not None and self.note_edit.toPlainText() != self._capture.note:
+            self.note_edited.emit(self._capture, self.note_edit.toPlainText())
 
     # ------------------------------------------------------------------ internals
     async def _load_image(self, capture: Capture, path: Path) -> None:
