@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 from collections.abc import Callable, Coroutine, Sequence
@@ -840,6 +841,7 @@ class MainWindow(QMainWindow):
             self.capture_service.cancel_all()
             await self.ctx.tasks.cancel_all()
             self.thumbnails.shutdown()
+            gc.unfreeze()  # the model froze its rows (GalleryModel.fetchMore); let them go
             aclose: Callable[[], Coroutine[Any, Any, None]] | None = getattr(self.ctx.pipeline, "aclose",
                                                                              None)
             if aclose is not None:
