@@ -57,6 +57,9 @@ class CapturePipeline:
         """Capture ``spec`` into the library; raise a ``ShotDeskError`` with a clear message."""
         started = time.perf_counter()
         self.registry.info(spec.provider).capabilities.check(spec.provider, spec)
+        # Build the provider first: a broken configuration (bad template, base URL, missing key)
+        # is reported even when the gallery holds a fresh copy.
+        provider = await self.registry.get(spec.provider)
         if use_cache and self.ttl_s > 0:
             hit = await asyncio.to_thread(self.library.find_fresh, spec.cache_key(), self.ttl_s)
             if hit is not None:
@@ -65,7 +68,6 @@ class CapturePipeline:
         if progress:
             progress(None, f"Capturing {spec.url} with {spec.provider}")
         try:
-            provider = await self.registry.get(spec.provider)
             result, flags = await self._render(provider, spec, progress)
         except CaptureError as exc:
             if record_failure:

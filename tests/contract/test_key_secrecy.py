@@ -103,8 +103,6 @@ def test_query_key_never_in_results_metadata_or_messages(harness: Harness, cls: 
     assert "Bad request" in str(errors[0]) and "access_key=***" in str(errors[0])
 
 
-@pytest.mark.xfail(strict=True, reason="httpx itself logs every request URL (with the query key) at INFO "
-                                       "on the 'httpx' logger; the http layer needs a redacting filter")
 @pytest.mark.parametrize(("cls", "fake_cls", "route"), QUERY_KEY, ids=["screenshotone", "apiflash"])
 def test_query_key_never_in_logs(harness: Harness, caplog: pytest.LogCaptureFixture, cls: Any,
                                  fake_cls: type[FakeApi], route: str) -> None:
