@@ -31,7 +31,13 @@ For adapter authors — the whole API::
 
 * :func:`make_client` — an ``httpx.AsyncClient`` with ShotDesk's defaults: connect 10 s, read
   100 s (renders are slow; PROVIDERS.md §0), pool limits, ``User-Agent: ShotDesk/<version>``,
-  ``follow_redirects`` off unless asked (urlbox needs it on). Pass ``transport=`` in tests.
+  ``follow_redirects`` off unless asked (urlbox needs it on), and the shared TLS context of
+  :func:`ssl_context`. Pass ``transport=`` in tests.
+* :func:`ssl_context` / :func:`warm_up` — one ``ssl.SSLContext`` for every client, built once.
+  Building one reads the whole CA bundle (20–55 ms); httpx would do that for each new client,
+  on the calling thread — the GUI thread at the window's first capture. ``await warm_up()`` at
+  start builds it in a worker thread instead, and imports there what httpx would import lazily
+  at the first client and the first connection (httpcore, anyio's asyncio backend).
 * :func:`request` — build and send one request with retries; returns the ``httpx.Response``
   (body read) that ``classify`` accepted, or raises a typed ``CaptureError``.
   :func:`send` is the same for a prepared ``httpx.Request`` or a zero-argument factory of one.
@@ -57,7 +63,11 @@ INFO, query keys included).
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
+import ssl
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -127,14 +137,67 @@ Classifier = Callable[[httpx.Response], CaptureError | None]
 RequestFactory = Callable[[], httpx.Request]
 
 
+class _SharedTLS:
+    """The process-wide TLS context (built once) and whether :func:`warm_up` has run."""
+
+    def __init__(self) -> None:
+        self.context: ssl.SSLContext | None = None
+        self.warmed = False
+        self.lock = threading.Lock()
+
+
+_tls = _SharedTLS()
+
+
+def ssl_context() -> ssl.SSLContext:
+    """The TLS context every ShotDesk client shares, built on first use (thread-safe).
+
+    Exactly what httpx builds by default for ``verify=True``: certificate and host-name checks
+    against certifi's CA bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set (read once, at
+    the first build). Sharing is safe: every client uses it the same way (HTTP/1.1 only, no
+    client certificate), and an ``SSLContext`` may serve many connections and threads.
+    """
+    context = _tls.context
+    if context is None:
+        with _tls.lock:
+            if _tls.context is None:
+                _tls.context = httpx.create_ssl_context(verify=True, trust_env=True)
+            context = _tls.context
+    return context
+
+
+#: What httpx imports lazily on the calling thread: httpcore (and h11) when a client is made,
+#: anyio's asyncio backend at the first connection (~40 ms together on the test machine).
+_LAZY_MODULES = ("httpcore", "httpcore._backends.anyio", "anyio._backends._asyncio")
+
+
+def _prepare() -> None:
+    ssl_context()
+    for name in _LAZY_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # another httpx/httpcore layout: it imports what it needs itself
+            log.debug("warm-up: %s not importable", name)
+
+
+async def warm_up() -> None:
+    """Do in a worker thread what the first client and first request would do on the event
+    loop's thread: build the shared TLS context and import httpx's lazily imported transport
+    modules. Idempotent and cheap once done; the window awaits it at start."""
+    if not _tls.warmed:
+        await asyncio.to_thread(_prepare)
+        _tls.warmed = True
+
+
 def make_client(*, base_url: str | None = None, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
                 follow_redirects: bool = False, headers: Mapping[str, str] | None = None,
                 limits: httpx.Limits = DEFAULT_LIMITS,
                 transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` with ShotDesk's timeouts, pool limits and User-Agent.
+    """An ``httpx.AsyncClient`` with ShotDesk's timeouts, pool limits, User-Agent and TLS context.
 
     Create one per provider and keep it (connection pooling); close it with ``aclose()``.
     ``base_url`` should already have passed :func:`~shotdesk.capture.http.urls.check_base_url`.
+    TLS uses the shared :func:`ssl_context` (built here if :func:`warm_up` has not run yet).
     """
     all_headers = {"User-Agent": USER_AGENT, **(dict(headers) if headers else {})}
     kwargs: dict[str, Any] = {}
@@ -143,7 +206,7 @@ def make_client(*, base_url: str | None = None, timeout: httpx.Timeout | float =
     if transport is not None:
         kwargs["transport"] = transport
     return httpx.AsyncClient(timeout=timeout, follow_redirects=follow_redirects, headers=all_headers,
-                             limits=limits, **kwargs)
+                             limits=limits, verify=ssl_context(), **kwargs)
 
 
 async def request(client: httpx.AsyncClient, method: str, url: str, *, provider: str,
