@@ -237,7 +237,9 @@ def _failure(action: str, pid: str, exc: BaseException, secret: str | None = Non
 
 # ---------------------------------------------------------------------- keyring calls (worker thread)
 
-def _keyring_read(pid: str) -> str | None:
+def _keyring_read(pid: str) -> Secret | None:
+    """Runs in a worker thread: the value crosses back as a :class:`Secret`, because executors
+    (qasync's among them) may log a future's result at DEBUG."""
     backend, _reason = _usable_backend()
     if backend is None:
         return None
@@ -245,13 +247,15 @@ def _keyring_read(pid: str) -> str | None:
         value = backend.get_password(SERVICE, pid)
     except Exception as exc:
         raise _failure("read", pid, exc) from None
-    return value or None
+    return Secret(value) if value else None
 
 
-def _keyring_write(pid: str, key: str) -> str:
+def _keyring_write(pid: str, secret: Secret) -> str:
+    """Runs in a worker thread; the key arrives wrapped so no executor log line can show it."""
     backend, reason = _usable_backend()
     if backend is None:
         raise _no_keyring_error(pid, reason)
+    key = secret.reveal()
     try:
         backend.set_password(SERVICE, pid, key)
     except Exception as exc:
@@ -303,7 +307,8 @@ async def get_key(provider_id: str) -> str | None:
     session = _session_get(pid)
     if session is not None:
         return session
-    return await asyncio.to_thread(_keyring_read, pid)
+    stored = await asyncio.to_thread(_keyring_read, pid)
+    return stored.reveal() if stored is not None else None
 
 
 async def set_key(provider_id: str, key: str) -> None:
@@ -316,7 +321,7 @@ async def set_key(provider_id: str, key: str) -> None:
     pid = normalize_provider_id(provider_id)
     secret = _check_key(key)
     try:
-        where = await asyncio.to_thread(_keyring_write, pid, secret)
+        where = await asyncio.to_thread(_keyring_write, pid, Secret(secret))
     except SessionOnlyKey:
         _session_put(pid, secret)
         log.info("The %s key is kept for this session only (no secure keyring)", pid)
