@@ -19,32 +19,24 @@ Contract: PROVIDERS.md §4. Mapping of the one :class:`CaptureSpec`:
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
-from shotdesk.capture.base import ALL_OPTIONS, Capabilities, CaptureResult, ProgressCallback
-from shotdesk.capture.http.client import SHORT_TIMEOUT, make_client, request, send
+from shotdesk.capture.base import ALL_OPTIONS, Capabilities
 from shotdesk.capture.http.errors import error_for_response, make_error
-from shotdesk.capture.http.ratelimit import RateLimiter
-from shotdesk.capture.http.retry import RetryPolicy
-from shotdesk.capture.http.urls import check_base_url, redact_text
-from shotdesk.core.errors import (
-    AuthError,
-    BadResponse,
-    CaptureError,
-    QuotaExceeded,
-    RateLimited,
+from shotdesk.capture.providers._hosted import (
+    HostedProvider,
+    Secrets,
+    flag,
+    json_object,
+    json_or_none,
+    unix_time_text,
+    whole_seconds,
 )
-from shotdesk.core.media import check_media
+from shotdesk.core.errors import AuthError, CaptureError, QuotaExceeded, RateLimited
 from shotdesk.core.spec import CaptureSpec
-
-log = logging.getLogger(__name__)
 
 ID = "apiflash"
 LABEL = "ApiFlash"
@@ -82,11 +74,7 @@ _WAIT: Mapping[str, str] = {"load": "page_loaded", "networkidle": "network_idle"
 
 def delay_seconds(delay_ms: int) -> int:
     """Milliseconds → whole seconds, rounded up, at most 10."""
-    return min(MAX_DELAY_S, math.ceil(delay_ms / 1000))
-
-
-def spec_problems(spec: CaptureSpec) -> list[str]:
-    return CAPABILITIES.problems(spec)
+    return min(MAX_DELAY_S, whole_seconds(delay_ms))
 
 
 def check_spec(spec: CaptureSpec) -> None:
@@ -105,12 +93,12 @@ def capture_params(spec: CaptureSpec) -> dict[str, str]:
         "format": spec.format,
         "width": str(spec.width),
         "height": str(spec.height),
-        "full_page": _flag(spec.full_page),
+        "full_page": flag(spec.full_page),
         "scale_factor": str(int(spec.scale)),
         "delay": str(delay_seconds(spec.delay_ms)),
         "wait_until": _WAIT[spec.wait_until],
-        "no_ads": _flag(spec.block_ads),
-        "no_cookie_banners": _flag(spec.hide_cookie_banners),
+        "no_ads": flag(spec.block_ads),
+        "no_cookie_banners": flag(spec.hide_cookie_banners),
         "fresh": "true",
         "response_type": "image",
     }
@@ -126,10 +114,6 @@ def capture_params(spec: CaptureSpec) -> dict[str, str]:
     if spec.user_agent:
         params["user_agent"] = spec.user_agent
     return params
-
-
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
 
 
 def build_request(client: httpx.AsyncClient, spec: CaptureSpec, *, base_url: str,
@@ -159,19 +143,9 @@ def classify(response: httpx.Response, *, secrets: tuple[str | None, ...] = ()) 
     return error
 
 
-def response_metadata(headers: Mapping[str, str], secrets: tuple[str | None, ...] = ()) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for header, key in META_HEADERS.items():
-        value = headers.get(header)
-        if value is not None and value.strip():
-            out[key] = redact_text(value.strip()[:200], secrets)
-    return out
-
-
 def usage_lines(data: Any) -> dict[str, str]:
     """Human-readable lines from ``GET /v1/urltoimage/quota`` (``{limit, remaining, reset}``)."""
-    if not isinstance(data, dict):
-        raise BadResponse(f"{LABEL} sent an unreadable quota report", hint="try again later")
+    data = json_object(data, provider=LABEL, what="quota report")
     out: dict[str, str] = {}
     limit, remaining = data.get("limit"), data.get("remaining")
     if isinstance(limit, int | float) and isinstance(remaining, int | float):
@@ -191,76 +165,32 @@ def _reset_text(value: Any) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        number = float(value)
+        float(value)
     except (TypeError, ValueError):
-        return str(value)[:80] or None
-    if not math.isfinite(number) or number <= 0:
-        return None
-    if number >= 1e12:
-        number /= 1000
-    try:
-        return datetime.fromtimestamp(number, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-    except (OverflowError, OSError, ValueError):
-        return None
+        return str(value)[:80] or None  # already a date
+    return unix_time_text(value, units=(1e3,), seconds=False)
 
 
-class ApiFlashProvider:
+class ApiFlashProvider(HostedProvider):
     """ApiFlash adapter (no Qt). The access key travels in the query: always redacted."""
 
-    id: ClassVar[str] = ID
-    label: ClassVar[str] = LABEL
-    needs_key: ClassVar[bool] = True
-    default_base_url: ClassVar[str | None] = DEFAULT_BASE_URL
-    capabilities: ClassVar[Capabilities] = CAPABILITIES
+    id = ID
+    label = LABEL
+    needs_key = True
+    default_base_url = DEFAULT_BASE_URL
+    capabilities = CAPABILITIES
+    meta_headers = META_HEADERS
+    key_name = "access key"
+    probe_rate_limits = False
 
-    def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
-                 client: httpx.AsyncClient | None = None, policy: RetryPolicy | None = None,
-                 limiter: RateLimiter | None = None) -> None:
-        self.base_url = check_base_url(base_url or DEFAULT_BASE_URL, provider=LABEL)
-        self._key = api_key or None
-        self._client = client or make_client(base_url=self.base_url)
-        self._owns_client = client is None
-        self._policy = policy
-        self._limiter = limiter or RateLimiter(provider=LABEL, probe_first=False)
+    def _build_request(self, spec: CaptureSpec) -> httpx.Request:
+        return build_request(self._client, spec, base_url=self.base_url, api_key=self._require_key())
 
-    def _require_key(self) -> str:
-        if not self._key:
-            raise AuthError(f"No access key is set for {LABEL}",
-                            hint="add it in Settings or with `shotdesk key set apiflash`")
-        return self._key
-
-    async def capture(self, spec: CaptureSpec, progress: ProgressCallback | None = None) -> CaptureResult:
-        check_spec(spec)
-        key = self._require_key()
-        secrets = (key,)
-        if progress:
-            progress(None, f"Rendering at {LABEL}…")
-        response = await send(
-            self._client, lambda: build_request(self._client, spec, base_url=self.base_url, api_key=key),
-            provider=LABEL, policy=self._policy, limiter=self._limiter, secrets=secrets,
-            classify=lambda r: classify(r, secrets=secrets))
-        info = await asyncio.to_thread(check_media, response.content, expected=spec.format,
-                                       content_type=response.headers.get("content-type"), source=LABEL)
-        if progress:
-            progress(1.0, "Done")
-        return CaptureResult(data=response.content, media_type=info.media_type, width=info.width,
-                             height=info.height, provider=ID,
-                             metadata=response_metadata(response.headers, secrets))
+    def _classify(self, response: httpx.Response, secrets: Secrets) -> CaptureError | None:
+        return classify(response, secrets=secrets)
 
     async def usage(self) -> dict[str, str]:
         """Quota from ``GET /v1/urltoimage/quota`` (does not use a capture)."""
         key = self._require_key()
-        secrets = (key,)
-        response = await request(
-            self._client, "GET", f"{self.base_url}/v1/urltoimage/quota", provider=LABEL,
-            params={"access_key": key}, timeout=SHORT_TIMEOUT, policy=self._policy, secrets=secrets,
-            classify=lambda r: classify(r, secrets=secrets))
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        return usage_lines(data)
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        response = await self._usage_response("/v1/urltoimage/quota", key, params={"access_key": key})
+        return usage_lines(json_or_none(response))

@@ -16,24 +16,17 @@ speaks of the daily cap; 401/403 → key.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
-from shotdesk.capture.base import Capabilities, CaptureResult, ProgressCallback
-from shotdesk.capture.http.client import SHORT_TIMEOUT, make_client, request, send
+from shotdesk.capture.base import Capabilities
 from shotdesk.capture.http.errors import error_for_response, make_error, parse_error_body
-from shotdesk.capture.http.ratelimit import RateLimiter
-from shotdesk.capture.http.retry import RetryPolicy
-from shotdesk.capture.http.urls import check_base_url, redact_text
+from shotdesk.capture.http.urls import redact_text
+from shotdesk.capture.providers._hosted import HostedProvider, Secrets, flag
 from shotdesk.core.errors import AuthError, CaptureError, QuotaExceeded, RateLimited
-from shotdesk.core.media import check_media
 from shotdesk.core.spec import CaptureSpec
-
-log = logging.getLogger(__name__)
 
 ID = "hermes"
 LABEL = "Hermesforge"
@@ -84,7 +77,7 @@ def capture_params(spec: CaptureSpec) -> dict[str, str]:
         "format": spec.format,
         "width": str(spec.width),
         "height": str(spec.height),
-        "full_page": "true" if spec.full_page else "false",
+        "full_page": flag(spec.full_page),
     }
     if spec.wait_until == "networkidle":
         params["wait_for"] = "networkidle"
@@ -120,15 +113,6 @@ def classify(response: httpx.Response, *, secrets: tuple[str | None, ...] = (),
     return error
 
 
-def response_metadata(headers: Mapping[str, str], secrets: tuple[str | None, ...] = ()) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for header, key in META_HEADERS.items():
-        value = headers.get(header)
-        if value is not None and value.strip():
-            out[key] = redact_text(value.strip()[:200], secrets)
-    return out
-
-
 def usage_lines(response: httpx.Response, secrets: tuple[str | None, ...] = ()) -> dict[str, str]:
     """``GET /api/usage`` has no documented shape: scalar JSON fields become lines, text one line."""
     try:
@@ -153,53 +137,26 @@ def _flatten(data: Any, prefix: str, out: dict[str, str], secrets: tuple[str | N
         out[prefix] = redact_text(str(data)[:120], secrets)
 
 
-class HermesProvider:
+class HermesProvider(HostedProvider):
     """Hermesforge-style screenshot API adapter (no Qt); the key is optional."""
 
-    id: ClassVar[str] = ID
-    label: ClassVar[str] = LABEL
-    needs_key: ClassVar[bool] = False
-    default_base_url: ClassVar[str | None] = DEFAULT_BASE_URL
-    capabilities: ClassVar[Capabilities] = CAPABILITIES
+    id = ID
+    label = LABEL
+    needs_key = False
+    default_base_url = DEFAULT_BASE_URL
+    capabilities = CAPABILITIES
+    meta_headers = META_HEADERS
+    probe_rate_limits = False
 
-    def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
-                 client: httpx.AsyncClient | None = None, policy: RetryPolicy | None = None,
-                 limiter: RateLimiter | None = None) -> None:
-        self.base_url = check_base_url(base_url or DEFAULT_BASE_URL, provider=LABEL)
-        self._key = api_key or None
-        self._client = client or make_client(base_url=self.base_url)
-        self._owns_client = client is None
-        self._policy = policy
-        self._limiter = limiter or RateLimiter(provider=LABEL, probe_first=False)
+    def _build_request(self, spec: CaptureSpec) -> httpx.Request:
+        return build_request(self._client, spec, base_url=self.base_url, api_key=self._key)
 
-    async def capture(self, spec: CaptureSpec, progress: ProgressCallback | None = None) -> CaptureResult:
-        check_spec(spec)
-        key = self._key
-        secrets = (key,)
-        if progress:
-            progress(None, f"Rendering at {LABEL}…")
-        response = await send(
-            self._client, lambda: build_request(self._client, spec, base_url=self.base_url, api_key=key),
-            provider=LABEL, policy=self._policy, limiter=self._limiter, secrets=secrets,
-            classify=lambda r: classify(r, secrets=secrets, has_key=key is not None))
-        info = await asyncio.to_thread(check_media, response.content, expected=spec.format,
-                                       content_type=response.headers.get("content-type"), source=LABEL)
-        if progress:
-            progress(1.0, "Done")
-        return CaptureResult(data=response.content, media_type=info.media_type, width=info.width,
-                             height=info.height, provider=ID,
-                             metadata=response_metadata(response.headers, secrets))
+    def _classify(self, response: httpx.Response, secrets: Secrets) -> CaptureError | None:
+        return classify(response, secrets=secrets, has_key=self._key is not None)
 
     async def usage(self) -> dict[str, str]:
         """What ``GET /api/usage`` says (anonymous limits without a key)."""
         key = self._key
-        secrets = (key,)
-        response = await request(
-            self._client, "GET", f"{self.base_url}/api/usage", provider=LABEL,
-            headers={"X-API-Key": key} if key else None, timeout=SHORT_TIMEOUT, policy=self._policy,
-            secrets=secrets, classify=lambda r: classify(r, secrets=secrets, has_key=key is not None))
-        return usage_lines(response, secrets)
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        response = await self._usage_response("/api/usage", key,
+                                              headers={"X-API-Key": key} if key else None)
+        return usage_lines(response, (key,))

@@ -24,24 +24,25 @@ Contract: PROVIDERS.md §2. Mapping of the one :class:`CaptureSpec`:
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
-from shotdesk.capture.base import ALL_OPTIONS, Capabilities, CaptureResult, ProgressCallback
-from shotdesk.capture.http.client import SHORT_TIMEOUT, make_client, request, send
+from shotdesk.capture.base import ALL_OPTIONS, Capabilities
 from shotdesk.capture.http.errors import error_for_response
-from shotdesk.capture.http.ratelimit import RateLimiter
-from shotdesk.capture.http.retry import RetryPolicy
-from shotdesk.capture.http.urls import check_base_url, redact_text
+from shotdesk.capture.providers._hosted import (
+    HostedProvider,
+    Secrets,
+    flag,
+    json_object,
+    json_or_none,
+    unix_time_text,
+    whole_seconds,
+)
 from shotdesk.core.errors import (
     AuthError,
-    BadResponse,
     CaptureError,
     CaptureTimeout,
     FormatLimit,
@@ -52,10 +53,7 @@ from shotdesk.core.errors import (
     RateLimited,
     SelectorNotFound,
 )
-from shotdesk.core.media import check_media
 from shotdesk.core.spec import CaptureSpec
-
-log = logging.getLogger(__name__)
 
 ID = "screenshotone"
 LABEL = "ScreenshotOne"
@@ -114,7 +112,7 @@ _WAIT: Mapping[str, str] = {"load": "load", "networkidle": "networkidle0"}
 
 def delay_seconds(delay_ms: int) -> int:
     """Milliseconds → whole seconds, rounded up (1 ms → 1 s, 1000 → 1, 1500 → 2)."""
-    return math.ceil(delay_ms / 1000)
+    return whole_seconds(delay_ms)
 
 
 def timeout_seconds(timeout_s: float) -> int:
@@ -161,7 +159,7 @@ def take_options(spec: CaptureSpec) -> dict[str, Any]:
 
 def _query_value(value: Any) -> str | list[str]:
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return flag(value)
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, list):
@@ -193,19 +191,9 @@ def classify(response: httpx.Response, *, secrets: tuple[str | None, ...] = ()) 
     return error
 
 
-def response_metadata(headers: Mapping[str, str], secrets: tuple[str | None, ...] = ()) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for header, key in META_HEADERS.items():
-        value = headers.get(header)
-        if value is not None and value.strip():
-            out[key] = redact_text(value.strip()[:200], secrets)
-    return out
-
-
 def usage_lines(data: Any) -> dict[str, str]:
     """Human-readable lines from ``GET /usage`` [S1-usage]."""
-    if not isinstance(data, dict):
-        raise BadResponse(f"{LABEL} sent an unreadable usage report", hint="try again later")
+    data = json_object(data, provider=LABEL)
     out: dict[str, str] = {}
     if data.get("used") is not None:
         out["used"] = str(data["used"])
@@ -216,95 +204,36 @@ def usage_lines(data: Any) -> dict[str, str]:
     conc = data.get("concurrency")
     if isinstance(conc, dict) and conc.get("limit") is not None:
         out["concurrency"] = f"{conc.get('remaining', '?')} of {conc['limit']} requests left this minute"
-        reset = _nanoseconds_to_text(conc.get("reset"))
+        reset = unix_time_text(conc.get("reset"))  # a Unix time in nanoseconds [S1-usage]
         if reset:
             out["concurrency_resets"] = reset
     return out
 
 
-def _nanoseconds_to_text(value: Any) -> str | None:
-    """``concurrency.reset`` is a Unix time in nanoseconds [S1-usage]."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(number) or number <= 0:
-        return None
-    for scale in (1e9, 1e6, 1e3, 1.0):
-        if number >= 1e9 * scale:
-            number /= scale
-            break
-    try:
-        return datetime.fromtimestamp(number, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-class ScreenshotOneProvider:
+class ScreenshotOneProvider(HostedProvider):
     """ScreenshotOne adapter (no Qt). The access key travels in the query: always redacted."""
 
-    id: ClassVar[str] = ID
-    label: ClassVar[str] = LABEL
-    needs_key: ClassVar[bool] = True
-    default_base_url: ClassVar[str | None] = DEFAULT_BASE_URL
-    capabilities: ClassVar[Capabilities] = CAPABILITIES
+    id = ID
+    label = LABEL
+    needs_key = True
+    default_base_url = DEFAULT_BASE_URL
+    capabilities = CAPABILITIES
+    meta_headers = META_HEADERS
+    key_name = "access key"
+    # No rate-limit headers are documented: bound concurrency only, no probing.
+    probe_rate_limits = False
 
-    def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
-                 client: httpx.AsyncClient | None = None, policy: RetryPolicy | None = None,
-                 limiter: RateLimiter | None = None) -> None:
-        self.base_url = check_base_url(base_url or DEFAULT_BASE_URL, provider=LABEL)
-        self._key = api_key or None
-        self._client = client or make_client(base_url=self.base_url)
-        self._owns_client = client is None
-        self._policy = policy
-        # No rate-limit headers are documented: bound concurrency only, no probing.
-        self._limiter = limiter or RateLimiter(provider=LABEL, probe_first=False)
+    def _build_request(self, spec: CaptureSpec) -> httpx.Request:
+        return build_request(self._client, spec, base_url=self.base_url, api_key=self._require_key())
 
-    def _require_key(self) -> str:
-        if not self._key:
-            raise AuthError(f"No access key is set for {LABEL}",
-                            hint="add it in Settings or with `shotdesk key set screenshotone`")
-        return self._key
+    def _classify(self, response: httpx.Response, secrets: Secrets) -> CaptureError | None:
+        return classify(response, secrets=secrets)
 
-    async def capture(self, spec: CaptureSpec, progress: ProgressCallback | None = None) -> CaptureResult:
-        check_spec(spec)
-        key = self._require_key()
-        secrets = (key,)
-        if progress:
-            progress(None, f"Rendering at {LABEL}…")
-        read = max(100.0, timeout_seconds(spec.timeout_s) + 15.0)
-        timeout = httpx.Timeout(read, connect=10.0, write=30.0, pool=60.0)
-
-        def build() -> httpx.Request:
-            req = build_request(self._client, spec, base_url=self.base_url, api_key=key)
-            req.extensions["timeout"] = timeout.as_dict()
-            return req
-
-        response = await send(self._client, build, provider=LABEL, policy=self._policy,
-                              limiter=self._limiter, secrets=secrets,
-                              classify=lambda r: classify(r, secrets=secrets))
-        info = await asyncio.to_thread(check_media, response.content, expected=spec.format,
-                                       content_type=response.headers.get("content-type"), source=LABEL)
-        if progress:
-            progress(1.0, "Done")
-        return CaptureResult(data=response.content, media_type=info.media_type, width=info.width,
-                             height=info.height, provider=ID,
-                             metadata=response_metadata(response.headers, secrets))
+    def _read_timeout(self, spec: CaptureSpec) -> float:
+        return max(100.0, timeout_seconds(spec.timeout_s) + 15.0)
 
     async def usage(self) -> dict[str, str]:
         """Screenshots used / available and the concurrency bucket from ``GET /usage``."""
         key = self._require_key()
-        secrets = (key,)
-        response = await request(
-            self._client, "GET", f"{self.base_url}/usage", provider=LABEL, params={"access_key": key},
-            timeout=SHORT_TIMEOUT, policy=self._policy, secrets=secrets,
-            classify=lambda r: classify(r, secrets=secrets))
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        return usage_lines(data)
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        response = await self._usage_response("/usage", key, params={"access_key": key})
+        return usage_lines(json_or_none(response))

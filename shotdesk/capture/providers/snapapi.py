@@ -18,23 +18,24 @@ Errors: ``{"error": {"code", "message", "details"}}`` — 401 INVALID_API_KEY, 4
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
-from shotdesk.capture.base import ALL_OPTIONS, Capabilities, CaptureResult, ProgressCallback
-from shotdesk.capture.http.client import SHORT_TIMEOUT, make_client, request, send
+from shotdesk.capture.base import ALL_OPTIONS, Capabilities
 from shotdesk.capture.http.errors import error_for_response
-from shotdesk.capture.http.ratelimit import RateLimiter
-from shotdesk.capture.http.retry import RetryPolicy
-from shotdesk.capture.http.urls import check_base_url, redact_text
+from shotdesk.capture.http.urls import check_base_url
+from shotdesk.capture.providers._hosted import (
+    HostedProvider,
+    Secrets,
+    json_object,
+    json_or_none,
+    timeout_ms,
+    without_ms_suffix,
+)
 from shotdesk.core.errors import (
     AuthError,
-    BadResponse,
     CaptureError,
     CaptureTimeout,
     InvalidRequest,
@@ -44,10 +45,7 @@ from shotdesk.core.errors import (
     QuotaExceeded,
     RateLimited,
 )
-from shotdesk.core.media import check_media
 from shotdesk.core.spec import CaptureSpec
-
-log = logging.getLogger(__name__)
 
 ID = "snapapi"
 LABEL = "SnapAPI"
@@ -111,7 +109,6 @@ def require_base_url(base_url: str | None) -> str:
 
 def screenshot_body(spec: CaptureSpec) -> dict[str, Any]:
     """The camelCase JSON body of ``POST /v1/screenshot`` for ``spec``."""
-    lo, hi = TIMEOUT_RANGE_MS
     body: dict[str, Any] = {
         "url": spec.url,
         "format": spec.format,
@@ -120,7 +117,7 @@ def screenshot_body(spec: CaptureSpec) -> dict[str, Any]:
         "deviceScaleFactor": spec.scale,
         "fullPage": spec.full_page,
         "delay": spec.delay_ms,
-        "timeout": max(lo, min(hi, math.ceil(spec.timeout_s * 1000))),
+        "timeout": timeout_ms(spec.timeout_s, TIMEOUT_RANGE_MS),
         "waitUntil": spec.wait_until,
         "darkMode": spec.dark_mode,
         "blockAds": spec.block_ads,
@@ -164,30 +161,16 @@ def classify(response: httpx.Response, *, secrets: tuple[str | None, ...] = ()) 
 
 
 def _reset_at(response: httpx.Response) -> str | None:
-    try:
-        data = response.json()
-    except ValueError:
-        return None
+    data = json_or_none(response)
     err = data.get("error") if isinstance(data, dict) else None
     details = err.get("details") if isinstance(err, dict) else None
     value = details.get("resetAt") if isinstance(details, dict) else None
     return str(value)[:40] if value else None
 
 
-def response_metadata(headers: Mapping[str, str], secrets: tuple[str | None, ...] = ()) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for header, key in META_HEADERS.items():
-        value = headers.get(header)
-        if value is not None and value.strip():
-            text = redact_text(value.strip()[:200], secrets)
-            out[key] = text.lower().removesuffix("ms").strip() if key == "render_ms" else text
-    return out
-
-
 def usage_lines(data: Any) -> dict[str, str]:
     """Human-readable lines from ``GET /v1/usage`` (``{used, limit, remaining, resetAt}``)."""
-    if not isinstance(data, dict):
-        raise BadResponse(f"{LABEL} sent an unreadable usage report", hint="try again later")
+    data = json_object(data, provider=LABEL)
     out: dict[str, str] = {}
     if data.get("plan"):
         out["plan"] = str(data["plan"])[:40]
@@ -198,63 +181,30 @@ def usage_lines(data: Any) -> dict[str, str]:
     return out
 
 
-class SnapApiProvider:
+class SnapApiProvider(HostedProvider):
     """SnapAPI adapter (no Qt). ``base_url`` is required."""
 
-    id: ClassVar[str] = ID
-    label: ClassVar[str] = LABEL
-    needs_key: ClassVar[bool] = True
-    default_base_url: ClassVar[str | None] = None
-    capabilities: ClassVar[Capabilities] = CAPABILITIES
+    id = ID
+    label = LABEL
+    needs_key = True
+    default_base_url = None
+    capabilities = CAPABILITIES
+    meta_headers = META_HEADERS
 
-    def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
-                 client: httpx.AsyncClient | None = None, policy: RetryPolicy | None = None,
-                 limiter: RateLimiter | None = None) -> None:
-        self.base_url = require_base_url(base_url)
-        self._key = api_key or None
-        self._client = client or make_client(base_url=self.base_url)
-        self._owns_client = client is None
-        self._policy = policy
-        self._limiter = limiter or RateLimiter(provider=LABEL)
+    def _checked_base_url(self, base_url: str | None) -> str:
+        return require_base_url(base_url)
 
-    def _require_key(self) -> str:
-        if not self._key:
-            raise AuthError(f"No API key is set for {LABEL}",
-                            hint="add it in Settings or with `shotdesk key set snapapi`")
-        return self._key
+    def _build_request(self, spec: CaptureSpec) -> httpx.Request:
+        return build_request(self._client, spec, base_url=self.base_url, api_key=self._require_key())
 
-    async def capture(self, spec: CaptureSpec, progress: ProgressCallback | None = None) -> CaptureResult:
-        check_spec(spec)
-        key = self._require_key()
-        secrets = (key,)
-        if progress:
-            progress(None, f"Rendering at {LABEL}…")
-        response = await send(
-            self._client, lambda: build_request(self._client, spec, base_url=self.base_url, api_key=key),
-            provider=LABEL, policy=self._policy, limiter=self._limiter, secrets=secrets,
-            classify=lambda r: classify(r, secrets=secrets))
-        info = await asyncio.to_thread(check_media, response.content, expected=spec.format,
-                                       content_type=response.headers.get("content-type"), source=LABEL)
-        if progress:
-            progress(1.0, "Done")
-        return CaptureResult(data=response.content, media_type=info.media_type, width=info.width,
-                             height=info.height, provider=ID,
-                             metadata=response_metadata(response.headers, secrets))
+    def _classify(self, response: httpx.Response, secrets: Secrets) -> CaptureError | None:
+        return classify(response, secrets=secrets)
+
+    def _metadata(self, headers: Mapping[str, str], secrets: Secrets) -> dict[str, str]:
+        return without_ms_suffix(super()._metadata(headers, secrets))
 
     async def usage(self) -> dict[str, str]:
         """Monthly usage from ``GET /v1/usage``."""
         key = self._require_key()
-        secrets = (key,)
-        response = await request(
-            self._client, "GET", f"{self.base_url}/v1/usage", provider=LABEL,
-            headers={"X-Api-Key": key}, timeout=SHORT_TIMEOUT, policy=self._policy, secrets=secrets,
-            classify=lambda r: classify(r, secrets=secrets))
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        return usage_lines(data)
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        response = await self._usage_response("/v1/usage", key, headers={"X-Api-Key": key})
+        return usage_lines(json_or_none(response))

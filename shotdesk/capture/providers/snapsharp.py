@@ -19,22 +19,23 @@ Contract: PROVIDERS.md §1. Mapping of the one :class:`CaptureSpec`:
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
-from shotdesk.capture.base import ALL_OPTIONS, Capabilities, CaptureResult, ProgressCallback
-from shotdesk.capture.http.client import SHORT_TIMEOUT, make_client, request, send
+from shotdesk.capture.base import ALL_OPTIONS, Capabilities
 from shotdesk.capture.http.errors import error_for_response
-from shotdesk.capture.http.ratelimit import RateLimiter
-from shotdesk.capture.http.retry import RetryPolicy
-from shotdesk.capture.http.urls import check_base_url, redact_text
+from shotdesk.capture.providers._hosted import (
+    HostedProvider,
+    Secrets,
+    flag,
+    json_object,
+    json_or_none,
+    without_ms_suffix,
+)
 from shotdesk.core.errors import (
     AuthError,
-    BadResponse,
     CaptureError,
     InvalidRequest,
     PlanRequired,
@@ -42,10 +43,7 @@ from shotdesk.core.errors import (
     QuotaExceeded,
     RateLimited,
 )
-from shotdesk.core.media import check_media
 from shotdesk.core.spec import CaptureSpec
-
-log = logging.getLogger(__name__)
 
 ID = "snapsharp"
 LABEL = "SnapSharp"
@@ -85,15 +83,6 @@ META_HEADERS: Mapping[str, str] = {
     "x-response-time": "render_ms",
     "x-cache": "cache",
 }
-
-
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def spec_problems(spec: CaptureSpec) -> list[str]:
-    """Everything SnapSharp cannot honour in ``spec`` (capabilities plus the retina rule)."""
-    return CAPABILITIES.problems(spec)
 
 
 def check_spec(spec: CaptureSpec) -> None:
@@ -138,7 +127,7 @@ def build_request(client: httpx.AsyncClient, spec: CaptureSpec, *, base_url: str
     url = f"{base_url}/v1/screenshot"
     if spec.css or spec.js or spec.hide_selectors:
         return client.build_request("POST", url, json=params, headers=headers)
-    query = {k: _flag(v) if isinstance(v, bool) else str(v) for k, v in params.items()}
+    query = {k: flag(v) if isinstance(v, bool) else str(v) for k, v in params.items()}
     return client.build_request("GET", url, params=query, headers=headers)
 
 
@@ -156,32 +145,14 @@ def classify(response: httpx.Response, *, secrets: tuple[str | None, ...] = ()) 
 
 
 def _json_field(response: httpx.Response, name: str) -> str | None:
-    try:
-        data = response.json()
-    except ValueError:
-        return None
+    data = json_or_none(response)
     value = data.get(name) if isinstance(data, dict) else None
     return str(value)[:40] if value not in (None, "") else None
 
 
-def response_metadata(headers: Mapping[str, str], secrets: tuple[str | None, ...] = ()) -> dict[str, str]:
-    """The informative response headers (request id, rate limit, render time, cache)."""
-    out: dict[str, str] = {}
-    for header, key in META_HEADERS.items():
-        value = headers.get(header)
-        if value is None or not value.strip():
-            continue
-        text = redact_text(value.strip()[:200], secrets)
-        if key == "render_ms":
-            text = text.lower().removesuffix("ms").strip()
-        out[key] = text
-    return out
-
-
 def usage_lines(data: Any) -> dict[str, str]:
     """Human-readable lines from ``GET /v1/usage`` [SS-usage]."""
-    if not isinstance(data, dict):
-        raise BadResponse(f"{LABEL} sent an unreadable usage report", hint="try again later")
+    data = json_object(data, provider=LABEL)
     out: dict[str, str] = {}
     if data.get("plan"):
         out["plan"] = str(data["plan"])
@@ -203,64 +174,29 @@ def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-class SnapSharpProvider:
+class SnapSharpProvider(HostedProvider):
     """SnapSharp screenshot API adapter (no Qt)."""
 
-    id: ClassVar[str] = ID
-    label: ClassVar[str] = LABEL
-    needs_key: ClassVar[bool] = True
-    default_base_url: ClassVar[str | None] = DEFAULT_BASE_URL
-    capabilities: ClassVar[Capabilities] = CAPABILITIES
+    id = ID
+    label = LABEL
+    needs_key = True
+    default_base_url = DEFAULT_BASE_URL
+    capabilities = CAPABILITIES
+    meta_headers = META_HEADERS
 
-    def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
-                 client: httpx.AsyncClient | None = None, policy: RetryPolicy | None = None,
-                 limiter: RateLimiter | None = None) -> None:
-        self.base_url = check_base_url(base_url or DEFAULT_BASE_URL, provider=LABEL)
-        self._key = api_key or None
-        self._client = client or make_client(base_url=self.base_url)
-        self._owns_client = client is None
-        self._policy = policy
-        self._limiter = limiter or RateLimiter(provider=LABEL)
+    def _build_request(self, spec: CaptureSpec) -> httpx.Request:
+        return build_request(self._client, spec, base_url=self.base_url, api_key=self._require_key())
 
-    def _require_key(self) -> str:
-        if not self._key:
-            raise AuthError(f"No API key is set for {LABEL}",
-                            hint="add it in Settings or with `shotdesk key set snapsharp`")
-        return self._key
+    def _classify(self, response: httpx.Response, secrets: Secrets) -> CaptureError | None:
+        return classify(response, secrets=secrets)
 
-    async def capture(self, spec: CaptureSpec, progress: ProgressCallback | None = None) -> CaptureResult:
-        check_spec(spec)
-        key = self._require_key()
-        secrets = (key,)
-        if progress:
-            progress(None, f"Rendering at {LABEL}…")
-        response = await send(
-            self._client, lambda: build_request(self._client, spec, base_url=self.base_url, api_key=key),
-            provider=LABEL, policy=self._policy, limiter=self._limiter, secrets=secrets,
-            classify=lambda r: classify(r, secrets=secrets))
-        info = await asyncio.to_thread(check_media, response.content, expected=spec.format,
-                                       content_type=response.headers.get("content-type"), source=LABEL)
-        if progress:
-            progress(1.0, "Done")
-        return CaptureResult(data=response.content, media_type=info.media_type, width=info.width,
-                             height=info.height, provider=ID,
-                             metadata=response_metadata(response.headers, secrets))
+    def _metadata(self, headers: Mapping[str, str], secrets: Secrets) -> dict[str, str]:
+        """The informative response headers (request id, rate limit, render time, cache)."""
+        return without_ms_suffix(super()._metadata(headers, secrets))
 
     async def usage(self) -> dict[str, str]:
         """Plan and monthly usage from ``GET /v1/usage`` (does not use a render)."""
         key = self._require_key()
-        secrets = (key,)
-        response = await request(
-            self._client, "GET", f"{self.base_url}/v1/usage", provider=LABEL,
-            headers={"Authorization": f"Bearer {key}"}, timeout=SHORT_TIMEOUT, policy=self._policy,
-            secrets=secrets, classify=lambda r: classify(r, secrets=secrets))
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        return usage_lines(data)
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
+        response = await self._usage_response("/v1/usage", key,
+                                              headers={"Authorization": f"Bearer {key}"})
+        return usage_lines(json_or_none(response))

@@ -22,20 +22,17 @@ only checks the key, with a status lookup of a render id that cannot exist).
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
-from shotdesk.capture.base import ALL_OPTIONS, Capabilities, CaptureResult, ProgressCallback
-from shotdesk.capture.http.client import SHORT_TIMEOUT, make_client, request, send
+from shotdesk.capture.base import ALL_OPTIONS, Capabilities, ProgressCallback
+from shotdesk.capture.http.client import send
 from shotdesk.capture.http.errors import error_for_response, make_error
-from shotdesk.capture.http.ratelimit import RateLimiter
-from shotdesk.capture.http.retry import RetryPolicy
-from shotdesk.capture.http.urls import check_base_url, redact_text, redact_url
+from shotdesk.capture.http.urls import redact_text, redact_url
+from shotdesk.capture.providers._hosted import HostedProvider, Secrets, json_or_none, timeout_ms
 from shotdesk.core.errors import (
     AuthError,
     BadResponse,
@@ -45,10 +42,7 @@ from shotdesk.core.errors import (
     QuotaExceeded,
     RateLimited,
 )
-from shotdesk.core.media import check_media
 from shotdesk.core.spec import CaptureSpec
-
-log = logging.getLogger(__name__)
 
 ID = "urlbox"
 LABEL = "urlbox"
@@ -99,17 +93,12 @@ META_HEADERS: Mapping[str, str] = {
 _WAIT: Mapping[str, str] = {"load": "loaded", "networkidle": "requestsfinished"}
 
 
-def spec_problems(spec: CaptureSpec) -> list[str]:
-    return CAPABILITIES.problems(spec)
-
-
 def check_spec(spec: CaptureSpec) -> None:
     CAPABILITIES.check(LABEL, spec)
 
 
 def render_options(spec: CaptureSpec) -> dict[str, Any]:
     """The JSON body of ``/v1/render/sync`` for ``spec``."""
-    lo, hi = TIMEOUT_RANGE_MS
     options: dict[str, Any] = {
         "url": spec.url,
         "format": spec.format,
@@ -118,7 +107,7 @@ def render_options(spec: CaptureSpec) -> dict[str, Any]:
         "full_page": spec.full_page,
         "retina": spec.scale == 2.0,
         "wait_until": _WAIT[spec.wait_until],
-        "timeout": max(lo, min(hi, math.ceil(spec.timeout_s * 1000))),
+        "timeout": timeout_ms(spec.timeout_s, TIMEOUT_RANGE_MS),
         "dark_mode": spec.dark_mode,
         "block_ads": spec.block_ads,
         "hide_cookie_banners": spec.hide_cookie_banners,
@@ -169,16 +158,6 @@ def classify(response: httpx.Response, *, secrets: tuple[str | None, ...] = ()) 
     return error
 
 
-def response_metadata(headers: Mapping[str, str], secrets: tuple[str | None, ...] = ()) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for header, key in META_HEADERS.items():
-        value = headers.get(header)
-        if value is not None and value.strip():
-            text = redact_text(value.strip()[:200], secrets)
-            out[key] = text.upper() if key == "cache" else text
-    return out
-
-
 def usage_lines(headers: Mapping[str, str] | None) -> dict[str, str]:
     """Usage from the ``x-renders-*`` headers of the last render answer."""
     if not headers or not any(h in headers for h in ("x-renders-used", "x-renders-allowed")):
@@ -192,75 +171,56 @@ def usage_lines(headers: Mapping[str, str] | None) -> dict[str, str]:
     return out
 
 
-class UrlboxProvider:
+class UrlboxProvider(HostedProvider):
     """urlbox adapter (no Qt): render synchronously, then download the render."""
 
-    id: ClassVar[str] = ID
-    label: ClassVar[str] = LABEL
-    needs_key: ClassVar[bool] = True
-    default_base_url: ClassVar[str | None] = DEFAULT_BASE_URL
-    capabilities: ClassVar[Capabilities] = CAPABILITIES
+    id = ID
+    label = LABEL
+    needs_key = True
+    default_base_url = DEFAULT_BASE_URL
+    capabilities = CAPABILITIES
+    meta_headers = META_HEADERS
+    key_name = "secret key"
+    missing_key_hint = "add the project's secret key in Settings or with `shotdesk key set urlbox`"
+    # urlbox redirects long renders: the client made here follows them (the registry's must too).
+    follow_redirects = True
 
-    def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
-                 client: httpx.AsyncClient | None = None, policy: RetryPolicy | None = None,
-                 limiter: RateLimiter | None = None) -> None:
-        self.base_url = check_base_url(base_url or DEFAULT_BASE_URL, provider=LABEL)
-        self._key = api_key or None
-        # urlbox redirects long renders: this client follows them (the registry's must too).
-        self._client = client or make_client(base_url=self.base_url, follow_redirects=True)
-        self._owns_client = client is None
-        self._policy = policy
-        self._limiter = limiter or RateLimiter(provider=LABEL)
-        self._last_headers: dict[str, str] | None = None
+    #: The ``x-renders-*`` / ``x-ratelimit-*`` headers of the last render answer (for usage()).
+    _last_headers: dict[str, str] | None = None
 
-    def _require_key(self) -> str:
-        if not self._key:
-            raise AuthError(f"No secret key is set for {LABEL}",
-                            hint="add the project's secret key in Settings or with "
-                                 "`shotdesk key set urlbox`")
-        return self._key
+    def _build_request(self, spec: CaptureSpec) -> httpx.Request:
+        return build_request(self._client, spec, base_url=self.base_url, api_key=self._require_key())
 
-    async def capture(self, spec: CaptureSpec, progress: ProgressCallback | None = None) -> CaptureResult:
-        check_spec(spec)
-        key = self._require_key()
-        secrets = (key,)
-        if progress:
-            progress(None, f"Rendering at {LABEL}…")
-        read = max(100.0, math.ceil(spec.timeout_s) + 20.0)
-        timeout = httpx.Timeout(read, connect=10.0, write=30.0, pool=60.0)
+    def _classify(self, response: httpx.Response, secrets: Secrets) -> CaptureError | None:
+        return classify(response, secrets=secrets)
 
-        def build() -> httpx.Request:
-            req = build_request(self._client, spec, base_url=self.base_url, api_key=key)
-            req.extensions["timeout"] = timeout.as_dict()
-            return req
+    def _metadata(self, headers: Mapping[str, str], secrets: Secrets) -> dict[str, str]:
+        out = super()._metadata(headers, secrets)
+        if "cache" in out:
+            out["cache"] = out["cache"].upper()
+        return out
 
-        response = await send(self._client, build, provider=LABEL, policy=self._policy,
-                              limiter=self._limiter, secrets=secrets,
-                              classify=lambda r: classify(r, secrets=secrets))
+    def _read_timeout(self, spec: CaptureSpec) -> float:
+        return max(100.0, math.ceil(spec.timeout_s) + 20.0)
+
+    async def _image(self, response: httpx.Response, secrets: Secrets,
+                     progress: ProgressCallback | None) -> tuple[bytes, str | None]:
+        """The image itself, or (the usual case) the one its ``renderUrl`` links to."""
         self._last_headers = {k.lower(): v for k, v in response.headers.items()
                               if k.lower().startswith(("x-renders-", "x-ratelimit-"))}
-        metadata = response_metadata(response.headers, secrets)
-        data, content_type = response.content, response.headers.get("content-type")
-        if not _is_media(content_type):
-            render_url = self._render_url(response, secrets)
-            if progress:
-                progress(None, f"Downloading the render from {LABEL}…")
-            image = await send(self._client, lambda: self._client.build_request("GET", render_url),
-                               provider=LABEL, policy=self._policy, secrets=secrets)
-            data, content_type = image.content, image.headers.get("content-type")
-        info = await asyncio.to_thread(check_media, data, expected=spec.format,
-                                       content_type=content_type, source=LABEL)
+        content_type = response.headers.get("content-type")
+        if _is_media(content_type):
+            return response.content, content_type
+        render_url = self._render_url(response, secrets)
         if progress:
-            progress(1.0, "Done")
-        return CaptureResult(data=data, media_type=info.media_type, width=info.width,
-                             height=info.height, provider=ID, metadata=metadata)
+            progress(None, f"Downloading the render from {LABEL}…")
+        image = await send(self._client, lambda: self._client.build_request("GET", render_url),
+                           provider=LABEL, policy=self._policy, secrets=secrets)
+        return image.content, image.headers.get("content-type")
 
-    def _render_url(self, response: httpx.Response, secrets: tuple[str | None, ...]) -> str:
+    def _render_url(self, response: httpx.Response, secrets: Secrets) -> str:
         """``renderUrl`` from the sync answer, made absolute; BadResponse when missing."""
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
+        data = json_or_none(response)
         url = data.get("renderUrl") if isinstance(data, dict) else None
         if not isinstance(url, str) or not url.strip():
             media = (response.headers.get("content-type") or "no content type").split(";")[0]
@@ -291,19 +251,14 @@ class UrlboxProvider:
                 return None
             return classify(response, secrets=secrets)
 
-        response = await request(
-            self._client, "GET", f"{self.base_url}/v1/render/{PROBE_RENDER_ID}", provider=LABEL,
-            headers={"Authorization": f"Bearer {key}"}, timeout=SHORT_TIMEOUT, policy=self._policy,
-            secrets=secrets, classify=accept_not_found)
+        response = await self._usage_response(f"/v1/render/{PROBE_RENDER_ID}", key,
+                                              headers={"Authorization": f"Bearer {key}"},
+                                              classify=accept_not_found)
         lines = usage_lines(response.headers)
         if "note" in lines:
             lines = {"key": "accepted",
                      "note": "urlbox reports usage with each render; capture once to see the counts"}
         return lines
-
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
 
 
 def _is_media(content_type: str | None) -> bool:
