@@ -1,8 +1,12 @@
 """FilterBar: search box and filters above the grid; emits one :class:`GalleryFilter`.
 
 Search (URL, title, note; Ctrl+F) is debounced while typing; provider, format, status, date range,
-tag, favourites only and the sort order apply at once. The bar holds no data: the window passes
-the provider ids and tags to offer.
+tag, domain, viewport, favourites only and the sort order apply at once. The bar holds no data:
+the window passes the provider ids, tags, domains and viewports to offer.
+
+"Similar" (a toggle) asks the window for the near-duplicate groups (``similar_requested``); the
+window answers with :meth:`FilterBar.set_ids`, and the bar shows a chip ("Similar to #12 · 3 ✕")
+while the gallery is restricted to those captures. Clearing the chip or the toggle lifts it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from shotdesk.core.spec import FORMATS
 from shotdesk.ui.gallery_filter import GalleryFilter
@@ -23,6 +36,8 @@ _SORTS = (("Newest first", "newest"), ("Oldest first", "oldest"), ("By domain", 
 
 class FilterBar(QWidget):
     filter_changed = Signal(object)  # GalleryFilter
+    #: The "Similar" toggle was switched on: the window loads the near-duplicate groups.
+    similar_requested = Signal()
 
     def __init__(self, providers: Sequence[tuple[str, str]], parent: QWidget | None = None) -> None:
         """``providers``: (id, label) pairs."""
@@ -40,6 +55,20 @@ class FilterBar(QWidget):
         self.status_combo = _combo("Status filter", list(_STATUSES))
         self.date_combo = _combo("Date filter", list(_DATES))
         self.tag_combo = _combo("Tag filter", [("All tags", None)])
+        self.domain_combo = _combo("Domain filter", [("All domains", None)])
+        self.viewport_combo = _combo("Viewport filter", [("All viewports", None)])
+        self.similar_button = QToolButton()
+        self.similar_button.setText("Similar")
+        self.similar_button.setCheckable(True)
+        self.similar_button.setToolTip("Show only captures that look alike, grouped (near-duplicates)")
+        self.similar_button.setAccessibleName("Similar captures only")
+        self.ids_chip = QPushButton()
+        self.ids_chip.setFlat(True)
+        self.ids_chip.setToolTip("Show the whole gallery again")
+        self.ids_chip.setAccessibleName("Clear the similar-captures view")
+        self.ids_chip.hide()
+        self._ids: tuple[int, ...] | None = None
+        self._ids_label = ""
         self.favourites_button = QToolButton()
         self.favourites_button.setText("★")
         self.favourites_button.setCheckable(True)
@@ -54,7 +83,8 @@ class FilterBar(QWidget):
         top.addWidget(self.count_label)
         filters = QHBoxLayout()
         for w in (self.provider_combo, self.format_combo, self.status_combo, self.date_combo,
-                  self.tag_combo, self.favourites_button):
+                  self.tag_combo, self.domain_combo, self.viewport_combo, self.favourites_button,
+                  self.similar_button, self.ids_chip):
             filters.addWidget(w)
         filters.addStretch(1)
         layout = QVBoxLayout(self)
@@ -69,9 +99,11 @@ class FilterBar(QWidget):
         self.search_edit.textChanged.connect(lambda _t: self._debounce.start())
         self.search_edit.returnPressed.connect(self._emit)
         for combo in (self.provider_combo, self.format_combo, self.status_combo, self.date_combo,
-                      self.tag_combo, self.sort_combo):
+                      self.tag_combo, self.domain_combo, self.viewport_combo, self.sort_combo):
             combo.currentIndexChanged.connect(self._emit)
         self.favourites_button.toggled.connect(self._emit)
+        self.similar_button.toggled.connect(self._similar_toggled)
+        self.ids_chip.clicked.connect(self.clear_ids)
         self._last: GalleryFilter | None = None
 
     def set_tags(self, tags: Sequence[tuple[str, int]]) -> None:
@@ -85,6 +117,52 @@ class FilterBar(QWidget):
         self.tag_combo.setCurrentIndex(max(0, row))
         self.tag_combo.blockSignals(False)
         self.tag_combo.setVisible(bool(tags))
+
+    def set_domains(self, domains: Sequence[tuple[str, int]]) -> None:
+        """``domains``: (domain, number of captures), most used first."""
+        _refill(self.domain_combo, "All domains", [(f"{d} ({n})", d) for d, n in domains if d])
+
+    def set_viewports(self, viewports: Sequence[tuple[tuple[int, int], int]]) -> None:
+        """``viewports``: ((width, height), number of captures), most used first."""
+        _refill(self.viewport_combo, "All viewports",
+                [(f"{w}×{h} ({n})", f"{w}x{h}") for (w, h), n in viewports if w and h])
+
+    def set_domain(self, domain: str | None) -> None:
+        """Filter by ``domain`` (added to the list when it is not there yet)."""
+        if domain and self.domain_combo.findData(domain) < 0:
+            self.domain_combo.addItem(domain, domain)
+        self.domain_combo.setCurrentIndex(max(0, self.domain_combo.findData(domain)) if domain else 0)
+
+    def set_tag(self, tag: str | None) -> None:
+        """Filter by ``tag`` (offered even before the tag list has loaded)."""
+        if tag and self.tag_combo.findData(tag) < 0:
+            self.tag_combo.addItem(tag, tag)
+            self.tag_combo.setVisible(True)
+        self.tag_combo.setCurrentIndex(max(0, self.tag_combo.findData(tag)) if tag else 0)
+
+    def set_status(self, status: str | None) -> None:
+        self.status_combo.setCurrentIndex(max(0, self.status_combo.findData(status)) if status else 0)
+
+    def set_ids(self, ids: Sequence[int] | None, label: str = "") -> None:
+        """Restrict the gallery to ``ids`` (in this order) — or lift it with None."""
+        self._ids = tuple(ids) if ids is not None else None
+        self._ids_label = label if ids is not None else ""
+        self.ids_chip.setText(f"{label} ✕" if label else "")
+        self.ids_chip.setVisible(self._ids is not None and bool(label))
+        if self._ids is None and self.similar_button.isChecked():
+            self.similar_button.blockSignals(True)
+            self.similar_button.setChecked(False)
+            self.similar_button.blockSignals(False)
+        self._emit()
+
+    def clear_ids(self) -> None:
+        self.set_ids(None)
+
+    def _similar_toggled(self, on: bool) -> None:
+        if on:
+            self.similar_requested.emit()
+        else:
+            self.set_ids(None)
 
     def set_count(self, shown: int) -> None:
         self.count_label.setText(f"{shown:,} capture" + ("" if shown == 1 else "s"))
@@ -110,6 +188,10 @@ class FilterBar(QWidget):
             tag=self.tag_combo.currentData(),
             favourites_only=self.favourites_button.isChecked(),
             sort=str(self.sort_combo.currentData() or "newest"),
+            domain=self.domain_combo.currentData(),
+            viewport=_viewport(self.viewport_combo.currentData()),
+            ids=self._ids,
+            ids_label=self._ids_label,
         )
 
     def focus_search(self) -> None:
@@ -122,6 +204,31 @@ class FilterBar(QWidget):
         if value != self._last:
             self._last = value
             self.filter_changed.emit(value)
+
+
+def _viewport(value: object) -> tuple[int, int] | None:
+    """Combo data "1280x720" → (1280, 720)."""
+    if isinstance(value, str) and "x" in value:
+        w, _, h = value.partition("x")
+        if w.isdigit() and h.isdigit():
+            return int(w), int(h)
+    return None
+
+
+def _refill(combo: QComboBox, all_label: str, items: Sequence[tuple[str, object]]) -> None:
+    """Replace the choices, keeping the current one (kept even when no longer listed)."""
+    current = combo.currentData()
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItem(all_label, None)
+    for label, data in items:
+        combo.addItem(label, data)
+    row = combo.findData(current) if current is not None else 0
+    if current is not None and row < 0:
+        combo.addItem(str(current).replace("x", "×") if _viewport(current) else str(current), current)
+        row = combo.count() - 1
+    combo.setCurrentIndex(max(0, row))
+    combo.blockSignals(False)
 
 
 def _combo(name: str, items: Sequence[tuple[str, object]]) -> QComboBox:

@@ -6,6 +6,9 @@
 * :class:`GalleryFilterProxy` applies the same filter through the model's roles to rows that
   enter the model outside a query: captures finishing now, queue tiles, a favourite just switched
   off while "favourites only" is on. It also sorts by domain when asked (source order otherwise).
+
+``ids`` restricts the gallery to a set of captures (the "Similar" view: near-duplicate groups);
+while it is set the proxy keeps the captures in the order of ``ids`` so each group stays together.
 """
 
 from __future__ import annotations
@@ -31,6 +34,14 @@ class GalleryFilter:
     tag: str | None = None
     favourites_only: bool = False
     sort: str = "newest"
+    #: Domain (sub-domains match too), e.g. "example.com".
+    domain: str | None = None
+    #: Viewport in CSS px, e.g. (1280, 720).
+    viewport: tuple[int, int] | None = None
+    #: Only these captures, in this order (near-duplicate groups); None: no restriction.
+    ids: tuple[int, ...] | None = None
+    #: What ``ids`` stands for, shown in the filter bar ("Similar to #12").
+    ids_label: str = ""
 
     def with_changes(self, **changes: Any) -> GalleryFilter:
         return replace(self, **changes)
@@ -54,6 +65,12 @@ class GalleryFilter:
             kwargs["tag"] = self.tag
         if self.favourites_only:
             kwargs["favourite"] = True
+        if self.domain:
+            kwargs["domain"] = self.domain
+        if self.viewport:
+            kwargs["viewport"] = self.viewport
+        if self.ids is not None:
+            kwargs["ids"] = self.ids
         return kwargs
 
     @property
@@ -61,7 +78,8 @@ class GalleryFilter:
         return self.sort != "oldest"
 
     def accepts(self, *, url: str, title: str, note: str, provider: str, format: str, status: str,
-                captured_at: datetime | None, tags: tuple[str, ...], favourite: bool) -> bool:
+                captured_at: datetime | None, tags: tuple[str, ...], favourite: bool,
+                domain: str = "", viewport: tuple[int, int] = (0, 0), capture_id: int | None = None) -> bool:
         """The same test as the SQL, for one row's values."""
         words = self.query.lower().split()
         haystack = f"{url}\n{title}\n{note}".lower()
@@ -77,6 +95,12 @@ class GalleryFilter:
             return False
         if self.tag and self.tag.lower() not in tags:
             return False
+        if self.domain and not _domain_matches(domain, self.domain):
+            return False
+        if self.viewport and tuple(viewport) != tuple(self.viewport):
+            return False
+        if self.ids is not None and capture_id not in self.ids:
+            return False
         return not (self.favourites_only and not favourite)
 
 
@@ -86,6 +110,7 @@ class GalleryFilterProxy(QSortFilterProxyModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._filter = GalleryFilter()
+        self._order: dict[int, int] = {}
         self.setDynamicSortFilter(True)
         self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
 
@@ -94,15 +119,19 @@ class GalleryFilterProxy(QSortFilterProxyModel):
         return self._filter
 
     def set_gallery_filter(self, value: GalleryFilter) -> None:
-        sort_changed = value.sort != self._filter.sort
+        sort_changed = value.sort != self._filter.sort or value.ids != self._filter.ids
         self.beginFilterChange()
         self._filter = value
+        self._order = {cid: n for n, cid in enumerate(value.ids or ())}
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        if sort_changed or value.sort == "domain":
+        if sort_changed or value.sort == "domain" or value.ids is not None:
             self._apply_sort()
 
     def _apply_sort(self) -> None:
-        if self._filter.sort == "domain":
+        if self._filter.ids is not None:
+            self.setSortRole(int(Role.ID))
+            self.sort(0, Qt.SortOrder.AscendingOrder)
+        elif self._filter.sort == "domain":
             self.setSortRole(int(Role.DOMAIN))
             self.sort(0, Qt.SortOrder.AscendingOrder)
         else:
@@ -121,15 +150,31 @@ class GalleryFilterProxy(QSortFilterProxyModel):
         return self._filter.accepts(
             url=values.url, title=values.title, note=values.note, provider=values.provider,
             format=values.format, status=values.status, captured_at=values.captured_at, tags=values.tags,
-            favourite=values.favourite)
+            favourite=values.favourite, domain=values.domain, viewport=values.viewport,
+            capture_id=values.id)
 
     def lessThan(self, left: QModelIndex | QPersistentModelIndex,
                  right: QModelIndex | QPersistentModelIndex) -> bool:
+        if self._filter.ids is not None:  # group order; queue tiles first
+            return self._rank(left) < self._rank(right)
         if self._filter.sort == "domain":
             a = (str(left.data(Role.DOMAIN) or ""), -_ts(left.data(Role.CAPTURED_AT)))
             b = (str(right.data(Role.DOMAIN) or ""), -_ts(right.data(Role.CAPTURED_AT)))
             return a < b
         return super().lessThan(left, right)
+
+
+    def _rank(self, index: QModelIndex | QPersistentModelIndex) -> int:
+        capture_id = index.data(Role.ID)
+        return -1 if capture_id is None else self._order.get(int(capture_id), len(self._order))
+
+
+def _domain_matches(domain: str, wanted: str) -> bool:
+    """Like the library's domain filter: the domain itself or a sub-domain ("www." ignored)."""
+    d, w = domain.lower(), wanted.strip().lower()
+    d = d[4:] if d.startswith("www.") else d
+    w = w[4:] if w.startswith("www.") else w
+    return d == w or d.endswith("." + w)
 
 
 def _ts(value: object) -> float:

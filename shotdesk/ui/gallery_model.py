@@ -115,6 +115,9 @@ class FilterValues(NamedTuple):
     captured_at: datetime
     tags: tuple[str, ...]
     favourite: bool
+    domain: str = ""
+    viewport: tuple[int, int] = (0, 0)
+    id: int | None = None
 
 
 @dataclass
@@ -303,7 +306,8 @@ class GalleryModel(QAbstractListModel):
         return self._filter.accepts(
             url=capture.url, title=capture.title or "", note=capture.note, provider=capture.provider,
             format=capture.format, status=capture.status, captured_at=capture.captured_at,
-            tags=capture.tags, favourite=capture.favourite)
+            tags=capture.tags, favourite=capture.favourite, domain=capture.domain or domain_of(capture.url),
+            viewport=capture.viewport, capture_id=capture.id)
 
     # ------------------------------------------------------------------ live updates
     def connect_service(self, service: CaptureService) -> None:
@@ -520,7 +524,8 @@ def _filter_values(model: GalleryModel, t: Tile) -> FilterValues:
     c = t.capture
     if c is not None:
         return FilterValues("capture", c.url, c.title or "", c.note, c.provider, c.format, c.status,
-                            c.captured_at, c.tags, bool(c.favourite))
+                            c.captured_at, c.tags, bool(c.favourite), c.domain or domain_of(c.url),
+                            _viewport(t), c.id)
     spec = t.spec
     return FilterValues("job", _url(t), "", "", spec.provider if spec else "", spec.format if spec else "",
                         t.state, t.queued_at, (), False)

@@ -328,7 +328,9 @@ class PreviewPane(QWidget):
         if self._capture is not None and capture.id == self._capture.id:
             self._capture = capture
             self.meta.setText(self._metadata_html(capture, self._cached))
-            self._show_organise(capture)
+            # A note typed but not saved yet (the save is debounced) is not overwritten by an
+            # update of another field (tags saved a moment earlier): it is saved when due.
+            self._show_organise(capture, keep_note=self._note_timer.isActive())
 
     def set_versions(self, versions: Sequence[Capture]) -> None:
         """The timeline: every version of the shown capture's URL + options (newest first)."""
@@ -379,7 +381,7 @@ class PreviewPane(QWidget):
         if pair is not None:
             self.compare_requested.emit(*pair)
 
-    def _show_organise(self, capture: Capture | None) -> None:
+    def _show_organise(self, capture: Capture | None, *, keep_note: bool = False) -> None:
         self._updating = True
         try:
             enabled = capture is not None
@@ -392,7 +394,8 @@ class PreviewPane(QWidget):
             if not self.tags_edit.hasFocus() or capture is None:
                 self.tags_edit.setText(tags)
             note = capture.note if capture else ""
-            if self.note_edit.toPlainText() != note and (not self.note_edit.hasFocus() or capture is None):
+            if (self.note_edit.toPlainText() != note and not keep_note
+                    and (not self.note_edit.hasFocus() or capture is None)):
                 self.note_edit.setPlainText(note)
         finally:
             self._updating = False
