@@ -143,6 +143,9 @@ class GalleryService(QObject):
             loop.call_soon_threadsafe(self.export_progress.emit, done, total)
 
         def work() -> core_export.ExportReport:
+            if not any(c.status != "failed" and c.blob_path is not None and c.blob_path.is_file()
+                       for c in chosen):  # write no empty zip / sheet
+                return core_export.ExportReport(target, skipped=[(c.id, _why_not(c)) for c in chosen])
             where = target
             if new_folder:
                 where = _new_folder(target, default_export_name("shotdesk-contact-sheet"))
@@ -487,6 +490,12 @@ def device_spec(capture: Capture, device_name: str) -> CaptureSpec:
     device = find_device(device_name)
     return capture.capture_spec().with_changes(device=device.name, width=device.width, height=device.height,
                                                scale=device.scale, user_agent=device.user_agent)
+
+
+def _why_not(capture: Capture) -> str:
+    if capture.status == "failed" or capture.blob_path is None:
+        return "the capture failed: there is no picture"
+    return "the file is missing from the cache (re-capture it)"
 
 
 def _new_folder(parent: Path, name: str) -> Path:
