@@ -280,10 +280,12 @@ class CaptureBatch(QObject):
     progress = Signal(int, int, int)  # finished, total, failed
     finished = Signal(object)  # this batch
 
-    def __init__(self, service: CaptureService, name: str, parent: QObject | None = None) -> None:
+    def __init__(self, service: CaptureService, name: str, loop: asyncio.AbstractEventLoop,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.name = name
         self._service = service
+        self._loop = loop
         #: job → its capture once done (None while running, failed or cancelled).
         self.results: dict[int, Capture | None] = {}
         self._pending: set[int] = set()
@@ -333,7 +335,14 @@ class CaptureBatch(QObject):
     def cancel(self) -> None:
         self.cancelled = True
         for job in list(self._pending):
-            self._service.cancel(job)
+            queued = self._service.job(job)
+            if queued is not None and queued.state == "waiting":
+                self._service.cancel(job)
+            else:
+                # A job that got its slot this very turn has a task that has not started yet;
+                # cancelling it now would skip CaptureService's cancel handling (the job would
+                # never report). On the next turn it has started and cancels cleanly.
+                self._loop.call_soon(self._service.cancel, job)
         if not self._sealed:
             self.seal()
 
@@ -394,7 +403,7 @@ class LibraryJobs(QObject):
         the series of ``ids``, any age when ``older_than_s`` is 0; ``status``: only series whose
         newest row has it, e.g. "missing"). Earlier versions are kept; a failed newest row is
         replaced by the new attempt. Returns the batch at once."""
-        batch = CaptureBatch(self._captures, "refresh", self)
+        batch = CaptureBatch(self._captures, "refresh", self._tasks.loop, self)
         chosen = None if ids is None else [int(i) for i in ids]
 
         async def run() -> None:
@@ -427,7 +436,7 @@ class LibraryJobs(QObject):
         the others are captured through the queue first. ``sheet_done(path, failures)`` when
         written (devices that failed are left out and listed), ``error`` when nothing could be.
         """
-        batch = CaptureBatch(self._captures, "sheet", self)
+        batch = CaptureBatch(self._captures, "sheet", self._tasks.loop, self)
         names = list(dict.fromkeys(device_names))
 
         async def run() -> None:
