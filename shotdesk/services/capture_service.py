@@ -22,6 +22,7 @@ Signals (all emitted on the GUI thread):
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import threading
@@ -188,6 +189,7 @@ class CaptureService(QObject):
             job.text = "Starting"
             self._running[job.id] = job
             job.task = self._tasks.spawn(self._run(job), name=f"capture-{job.id}")
+            job.task.add_done_callback(functools.partial(self._settle, job))
             self.job_started.emit(job.id)
 
     def _emit_queue(self) -> None:
@@ -244,6 +246,13 @@ class CaptureService(QObject):
         if job.replaces is not None and failed is not None:
             self.capture_replaced.emit(job.replaces)
         self.job_failed.emit(job.id, message, failed)
+
+    def _settle(self, job: Job, _task: asyncio.Task[Any]) -> None:
+        """A task cancelled before its coroutine started never ran ``_run``'s handlers: free its
+        slot and report it cancelled here (a job ``_run`` finished is no longer running)."""
+        if job.id in self._running:
+            self._finish(job)
+            self.job_cancelled.emit(job.id)
 
     def _finish(self, job: Job) -> None:
         if self._running.pop(job.id, None) is not None:

@@ -100,3 +100,19 @@ def test_raising_concurrency_starts_waiting_jobs(qtbot, qloop, tasks: TaskRegist
     assert service.running == 3
     pipeline.gate.set()
     wait_until(qtbot, service.is_idle)
+
+
+def test_cancel_right_after_a_job_gets_its_slot_frees_the_slot(qtbot, qloop, tasks: TaskRegistry,
+                                                                library: Library) -> None:
+    """Cancelled before its task ever ran: still reported cancelled, and the queue moves on."""
+    pipeline = FakePipeline(library)
+    service = CaptureService(pipeline, tasks, concurrency=1)
+    rec = Recorder(service)
+    first = service.submit(CaptureSpec("https://a.example/"))  # gets the slot at once
+    assert service.running == 1
+    assert service.cancel(first)  # same loop turn: its coroutine has not started
+    second = service.submit(CaptureSpec("https://b.example/"))
+    wait_until(qtbot, service.is_idle, what="queue empty")
+    assert rec.of("cancelled") == [first]
+    assert [j for j, _ in rec.of("done")] == [second]
+    assert library.count() == 1
