@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 import json
 import logging
 from collections.abc import Callable, Coroutine, Sequence
@@ -1175,6 +1176,9 @@ class MainWindow(QMainWindow):
         for pid in dict.fromkeys([self.capture_bar.provider_id, self.ctx.settings.default_provider]):
             with contextlib.suppress(ShotDeskError):  # an unknown id: the capture will say so
                 await asyncio.to_thread(provider_class, pid)
+        # The shared TLS context and httpx's lazy transport imports: 20–55 ms off the GUI thread.
+        http_client = await asyncio.to_thread(importlib.import_module, "shotdesk.capture.http.client")
+        await http_client.warm_up()
 
     # ------------------------------------------------------------------ messages
     def show_message(self, text: str, timeout_ms: int = 6000) -> None:
