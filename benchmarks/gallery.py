@@ -271,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe", choices=("bare", "app"))
     parser.add_argument("--lib", type=Path)
     parser.add_argument("--base-url", default="")
+    parser.add_argument("--skip-library", action="store_true",
+                        help="skip the library part (compare 1280×8000, FTS and integrity over --rows)")
     args = parser.parse_args(argv)
     if args.probe:
         print("RESULT " + json.dumps(probe(args.probe, args.lib, args.rows, args.base_url, args.captures,
@@ -322,6 +324,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:44} {b:>20} {v:>12} {r:>8}")
     if app.get("capture_errors"):
         print("capture errors:", "; ".join(app["capture_errors"]))
+    if not args.skip_library:
+        # Issue 5's gallery operations: compare two 1280×8000 captures, FTS search and the
+        # integrity check over the same number of rows, each against its baseline.
+        from benchmarks import library as library_bench
+
+        print()
+        library_bench.main(["--rows", str(args.rows), "--repeat", "3"])
     return 0
 
 
