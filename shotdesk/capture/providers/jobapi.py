@@ -49,6 +49,7 @@ from shotdesk.core.errors import (
     EngineCrashed,
     FormatLimit,
     InvalidRequest,
+    InvalidSpec,
     PageLoadError,
     ProviderUnavailable,
     SelectorNotFound,
@@ -304,8 +305,14 @@ class JobApiProvider:
     def _resolve(self, image_url: str) -> str:
         """The absolute picture URL: root-relative paths are taken relative to the API base."""
         if urlsplit(image_url).scheme:
-            return check_base_url(image_url.split("?", 1)[0], provider=self.label) + (
-                "?" + image_url.split("?", 1)[1] if "?" in image_url else "")
+            # The server's word, not a setting: an address ShotDesk will not use (plain http to
+            # another computer, not http at all) is a bad answer, not InvalidSpec (exit 2).
+            try:
+                return check_base_url(image_url.split("?", 1)[0], provider=self.label) + (
+                    "?" + image_url.split("?", 1)[1] if "?" in image_url else "")
+            except InvalidSpec as exc:
+                raise BadResponse(f"{self.label} gave an unusable picture address ({exc.message})",
+                                  hint="check the job server's configuration of its image URLs") from None
         base_path = urlsplit(self.base_url).path
         if image_url.startswith("/") and base_path and not image_url.startswith(base_path + "/"):
             return self.base_url + image_url
