@@ -77,7 +77,7 @@ from shotdesk import __version__
 from shotdesk.capture.http.errors import error_for_response
 from shotdesk.capture.http.ratelimit import RateLimiter
 from shotdesk.capture.http.retry import RetryPolicy
-from shotdesk.capture.http.urls import redact_text, redact_url
+from shotdesk.capture.http.urls import redact_text
 from shotdesk.core.errors import (
     BadResponse,
     CaptureError,
@@ -91,8 +91,35 @@ from shotdesk.core.urls import is_loopback_host
 log = logging.getLogger(__name__)
 
 
+class _KnownSecrets:
+    """Every key :func:`send` has been given in this process, for :class:`RedactingFilter`.
+
+    A key is not always under a key-like name: a custom template may put it in ``?k=`` or in the
+    path, where :func:`redact_url` cannot see it. The keys are in this process's memory anyway
+    (the adapters hold them); the filter runs on whatever thread logs, hence the lock.
+    """
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, secrets: Iterable[str | None]) -> None:
+        new = {s for s in secrets if s and len(s) >= 4}
+        if new and not new <= self._values:
+            with self._lock:
+                self._values |= new
+
+    def snapshot(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._values)
+
+
+_known_secrets = _KnownSecrets()
+
+
 class RedactingFilter(logging.Filter):
-    """Masks key-like query parameters in every URL of a log record (see :func:`redact_text`).
+    """Masks key-like query parameters in every URL of a log record (see :func:`redact_text`),
+    and every key :func:`send` was given, wherever it stands.
 
     httpx logs each request as ``HTTP Request: GET https://…?access_key=… "HTTP/1.1 200 OK"`` at
     INFO; some providers take the key in the query. Installed on the ``httpx`` and ``httpcore``
@@ -104,7 +131,7 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed record is the logging module's business, not ours
             return True
-        redacted = redact_text(message)
+        redacted = redact_text(message, _known_secrets.snapshot())
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
@@ -245,6 +272,7 @@ async def send(client: httpx.AsyncClient, request: httpx.Request | RequestFactor
     """
     policy = policy or DEFAULT_POLICY
     secrets = tuple(secrets)
+    _known_secrets.add(secrets)
     if classify is None:
         def classify(response: httpx.Response) -> CaptureError | None:
             return error_for_response(response, provider=provider, secrets=secrets)
@@ -264,7 +292,7 @@ async def send(client: httpx.AsyncClient, request: httpx.Request | RequestFactor
             status, headers = result.status_code, result.headers
             error = classify(result)
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s %s → %d%s", req.method, redact_url(str(req.url)), status,
+                log.debug("%s %s → %d%s", req.method, redact_text(str(req.url), secrets), status,
                           f" ({type(error).__name__})" if error else "")
             if error is None:
                 return result
@@ -272,7 +300,8 @@ async def send(client: httpx.AsyncClient, request: httpx.Request | RequestFactor
         else:
             error = result
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s %s → %s", req.method, redact_url(str(req.url)), type(error).__name__)
+                log.debug("%s %s → %s", req.method, redact_text(str(req.url), secrets),
+                          type(error).__name__)
         decision = policy.decide(attempt, elapsed=policy.clock() - started, status=status,
                                  headers=headers, error=error)
         if not decision.retry:

@@ -67,11 +67,12 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` with every URL passed through :func:`redact_url` and each literal secret masked."""
+    """``text`` with every URL passed through :func:`redact_url` and each literal secret masked
+    (also in its percent-encoded form, as it stands in a URL)."""
     out = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
     for secret in secrets:
         if secret and len(secret) >= 4:
-            out = out.replace(secret, MASK)
+            out = out.replace(secret, MASK).replace(quote(secret, safe=""), MASK)
     return out
 
 
