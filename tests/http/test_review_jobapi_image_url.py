@@ -23,7 +23,7 @@ TOKEN = "jobapi-TOKEN-review-9f8e7d"
 def test_unusable_image_url_is_a_bad_response_naming_the_server(image_url: str) -> None:
     sleep = RecordingSleep()
 
-    async def main() -> BaseException:
+    async def main() -> BadResponse:
         async with JobServer(token=TOKEN) as srv:
             srv.image_url = lambda job_id: image_url
             p = JobApiProvider(base_url=srv.base_url, api_key=TOKEN, sleep=sleep, clock=sleep.clock,
