@@ -654,17 +654,33 @@ class Library:
 
     def _discard_unreferenced(self, sha: str, files: Sequence[tuple[BlobStore, StoredBlob]]) -> None:
         """Remove files of a failed add when no row and no add in flight uses the same bytes."""
-        if not files or self._pending.get(sha):
-            return
-        try:
-            used = self._query("SELECT 1 FROM captures WHERE sha256 = ? LIMIT 1", (sha,))
-        except (StorageError, sqlite3.Error):
-            return  # cannot tell: keep the files; the integrity check adopts or removes them
-        if used:
-            return
-        for store, blob in files:
-            with contextlib.suppress(OSError):
-                store.remove(blob.name)
+        self._remove_unused(sha, [(store, blob.name) for store, blob in files])
+
+    def _remove_unused(self, sha: str, files: Sequence[tuple[BlobStore, str]]) -> int:
+        """Remove ``files`` (named after ``sha``) unless a row or an add in flight uses the same
+        bytes; returns how many were removed.
+
+        Check and removal happen under the lock: an :meth:`add` of identical bytes either
+        registered itself before (the files stay) or starts after the files are gone (and writes
+        them again) — never in between, where it would find the file, skip the write and commit a
+        row whose file is then removed.
+        """
+        if not files:
+            return 0
+        with self._lock:
+            if self._pending.get(sha):
+                return 0
+            try:
+                used = self._query("SELECT 1 FROM captures WHERE sha256 = ? LIMIT 1", (sha,))
+            except (StorageError, sqlite3.Error):
+                return 0  # cannot tell: keep the files; the integrity check adopts or removes them
+            if used:
+                return 0
+            removed = 0
+            for store, name in files:
+                with contextlib.suppress(OSError):
+                    removed += store.remove(name)
+            return removed
 
     def delete(self, capture_id: int) -> None:
         """Soft-delete a row (it leaves every list; :meth:`restore` undoes it). Files stay until
@@ -686,18 +702,10 @@ class Library:
             rows = db.execute("SELECT id, sha256, blob, thumb FROM captures "
                               "WHERE deleted_at IS NOT NULL AND deleted_at <= ?", (cutoff,)).fetchall()
             db.executemany("DELETE FROM captures WHERE id = ?", [(r["id"],) for r in rows])
-            shas = {r["sha256"]: (r["blob"], r["thumb"]) for r in rows if r["sha256"]}
-            orphans = [
-                names for sha, names in shas.items()
-                if not self._pending.get(sha)
-                and db.execute("SELECT 1 FROM captures WHERE sha256 = ? LIMIT 1", (sha,)).fetchone() is None
-            ]
-        for blob_name, thumb_name in orphans:
-            with contextlib.suppress(OSError):
-                if blob_name:
-                    self.blobs.remove(blob_name)
-                if thumb_name:
-                    self.thumbs.remove(thumb_name)
+        shas = {r["sha256"]: (r["blob"], r["thumb"]) for r in rows if r["sha256"]}
+        for sha, (blob_name, thumb_name) in shas.items():
+            self._remove_unused(sha, [(store, name) for store, name in
+                                      ((self.blobs, blob_name), (self.thumbs, thumb_name)) if name])
         return len(rows)
 
     # ------------------------------------------------------------------------- organise (issue 5)
@@ -1161,27 +1169,21 @@ class Library:
             except (OSError, StorageError) as exc:
                 log.warning("could not rebuild thumbnail %s: %s", thumb_name, exc)
         adopted = removed = 0
-        with self._lock:
-            pending = set(self._pending)
         for name in sorted(blob_names - used_blobs):
-            sha = Path(name).stem
-            path = self.blobs.resolve(name)
-            if sha in pending or _age(path, now) < grace_s:
+            if _age(self.blobs.resolve(name), now) < grace_s:
                 continue
             if adopt_orphans and self._adopt(name):
                 adopted += 1
                 continue
-            if self.blobs.remove(name):
-                removed += 1
+            # re-checked under the lock: an add may have taken these bytes since the listing
+            removed += self._remove_unused(Path(name).stem, [(self.blobs, name)])
         if adopted:
             used_thumbs = {r[0] for r in
                            self._query("SELECT DISTINCT thumb FROM captures WHERE thumb IS NOT NULL")}
         for name in sorted(thumb_names - used_thumbs):
-            path = self.thumbs.resolve(name)
-            if Path(name).stem in pending or _age(path, now) < grace_s:
+            if _age(self.thumbs.resolve(name), now) < grace_s:
                 continue
-            if self.thumbs.remove(name):
-                removed += 1
+            removed += self._remove_unused(Path(name).stem, [(self.thumbs, name)])
         temp_removed = 0
         for store in (self.blobs, self.thumbs):
             for tmp in store.iter_temp_files():
