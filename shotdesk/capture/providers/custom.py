@@ -333,7 +333,11 @@ class CustomProvider:
                 break
             target = urljoin(url, location)
             parts = urlsplit(target)
-            check_base_url(f"{parts.scheme}://{parts.netloc}", provider=self.label, field="template")
+            try:
+                check_base_url(f"{parts.scheme}://{parts.netloc}", provider=self.label, field="template")
+            except InvalidSpec as exc:  # the service's answer, not the user's template
+                raise BadResponse(f"{self.label} redirected to an address ShotDesk will not use "
+                                  f"({exc.message})", hint="check the URL of the custom template") from None
             if not same_origin(url, target):
                 headers = {}
             if response.status_code in (301, 302, 303):
