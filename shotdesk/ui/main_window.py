@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import (
     QByteArray,
     QItemSelectionModel,
@@ -183,6 +184,7 @@ class MainWindow(QMainWindow):
         for warning in ctx.settings.load_warnings:
             self.show_message(warning, 15_000)
         self._batch: CaptureBatch | None = None
+        self._compare_dialogs: list[CompareDialog] = []
         self._task_kind = ""
         self._startup_done = False
         self._recovery_shown = False
@@ -1027,25 +1029,27 @@ class MainWindow(QMainWindow):
         dialog = CompareDialog(older, newer, self.ctx.tasks, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         dialog.show()  # not modal: compare while browsing
-        self._compare_dialogs = [d for d in getattr(self, "_compare_dialogs", []) if d.isVisible()] + [dialog]
+        self._compare_dialogs = [*self._open_compare_dialogs(), dialog]
         self.gallery_service.compare(dialog.a, dialog.b)
         return dialog
 
+    def _open_compare_dialogs(self) -> list[CompareDialog]:
+        """The compare windows still open (a closed one deletes itself: WA_DeleteOnClose)."""
+        return [d for d in self._compare_dialogs if shiboken6.isValid(d) and d.isVisible()]
+
     def _on_compared(self, id_a: int, id_b: int, diff: object) -> None:
-        for dialog in getattr(self, "_compare_dialogs", []):
-            with contextlib.suppress(RuntimeError):
-                if (dialog.a.id, dialog.b.id) == (id_a, id_b):
-                    dialog.set_diff(diff)
+        for dialog in self._open_compare_dialogs():
+            if (dialog.a.id, dialog.b.id) == (id_a, id_b):
+                dialog.set_diff(diff)
 
     def _on_gallery_error(self, message: str) -> None:
         self.show_message(message, 15_000)
         if self._task_kind == "export":
             self._end_task("export")
             self.message_bar.show_message(f"Export failed: {message}", "error")
-        for dialog in getattr(self, "_compare_dialogs", []):
-            with contextlib.suppress(RuntimeError):
-                if dialog.isVisible() and dialog.result_label.text() == "Comparing…":
-                    dialog.set_error(message)
+        for dialog in self._open_compare_dialogs():
+            if dialog.result_label.text() == "Comparing…":
+                dialog.set_error(message)
 
     def _on_deleted(self, ids: list[int]) -> None:
         self.model.remove_captures(ids)
@@ -1074,6 +1078,7 @@ class MainWindow(QMainWindow):
             self.view.selectionModel().setCurrentIndex(
                 index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)  # one menu per right-click
         job = index.data(Role.JOB)
         if job is not None and index.data(Role.STATUS) != "failed":
             menu.addAction("Cancel capture", lambda: self.capture_service.cancel(int(job)))
@@ -1203,8 +1208,11 @@ class MainWindow(QMainWindow):
     async def shutdown(self) -> None:
         """Cancel the queue and every task, close providers and the library; then close."""
         try:
+            for timer in (self._caption_timer, self._facets_timer, self._undo_timer):
+                timer.stop()  # none may start work on the registry closed below
             self.capture_service.cancel_all()
             await self.ctx.tasks.cancel_all()
+            self._facets_timer.stop()  # restarted by a refresh batch the cancellation finished
             self.thumbnails.shutdown()
             gc.unfreeze()  # the model froze its rows (GalleryModel.fetchMore); let them go
             aclose: Callable[[], Coroutine[Any, Any, None]] | None = getattr(self.ctx.pipeline, "aclose",

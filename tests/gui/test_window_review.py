@@ -1,0 +1,75 @@
+"""Window regressions found in review: closed compare dialogs, context menus, timers at shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint
+
+from shotdesk.core.library import Library
+from tests.gui.conftest import FakePipeline, add_capture, make_window, wait_until
+
+pytestmark = [pytest.mark.timeout(60)]
+
+
+@pytest.fixture
+def window(qtbot: Any, qloop: Any, tasks: Any, library: Library, prefs: Any) -> Iterator[Any]:
+    win = make_window(FakePipeline(library), tasks, prefs)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    if not win._closed:
+        win.close()
+        wait_until(qtbot, lambda: win._closed, what="shutdown")
+
+
+def delete_later_now() -> None:
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def test_compare_again_after_closing_a_compare_window(qtbot: Any, window: Any, library: Library) -> None:
+    a = add_capture(library, "https://twice.example/", color=(200, 30, 30))
+    b = add_capture(library, "https://twice.example/", color=(30, 30, 200))
+    first = window.open_compare(a, b)
+    wait_until(qtbot, lambda: first.result_label.text() != "Comparing…", what="the first diff")
+    first.close()  # WA_DeleteOnClose: the C++ dialog goes away
+    delete_later_now()
+    second = window.open_compare(a, b)
+    wait_until(qtbot, lambda: second.result_label.text() != "Comparing…", what="the second diff")
+    assert second.result_label.text() == "100.00 % of pixels changed"
+    second.close()
+
+
+def test_context_menus_do_not_pile_up_on_the_window(qtbot: Any, window: Any, library: Library) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMenu
+
+    add_capture(library, "https://menu.example/")
+    window.model.reload()
+    wait_until(qtbot, lambda: window.proxy.rowCount() == 1, what="the tile")
+    centre: QPoint = window.view.visualRect(window.proxy.index(0, 0)).center()
+
+    def menus() -> list[QMenu]:
+        found: list[QMenu] = window.findChildren(QMenu, options=Qt.FindChildOption.FindDirectChildrenOnly)
+        return found
+
+    before = len(menus())
+    for _ in range(3):
+        window._context_menu(centre)
+        assert window._menu.actions(), "the menu lists the tile's actions"
+        window._menu.close()
+        delete_later_now()
+    assert len(menus()) == before
+
+
+def test_shutdown_stops_the_window_timers(qtbot: Any, window: Any) -> None:
+    """A timer firing after shutdown would start work on the closed task registry."""
+    window._facets_timer.start()  # e.g. a refresh batch cancelled by the shutdown itself
+    window.undo_button.show()
+    window._undo_timer.start()
+    window.close()
+    wait_until(qtbot, lambda: window._closed, what="shutdown")
+    assert [t.isActive() for t in (window._facets_timer, window._caption_timer, window._undo_timer)] == \
+        [False, False, False]
