@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         captures = _selection(library, args)
         if not captures:
-            print("Nothing to export: the selection is empty.", file=sys.stderr)
+            print("shotdesk: Nothing to export: no capture matches the selection — see "
+                  "`shotdesk gallery list` for what the gallery holds", file=sys.stderr)
             return 3
         if kind == "sheet":
             out = export.responsive_sheet(captures, path, title=args.title)
