@@ -32,13 +32,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shotdesk.cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from shotdesk.core.errors import InvalidSpec, SecretStoreError, ShotDeskError
 from shotdesk.core.settings import Settings, load_settings
 from shotdesk.services import secrets
-
-EXIT_OK = 0
-EXIT_INVALID = 2
-EXIT_FAILED = 3
 
 
 @dataclass(frozen=True)
