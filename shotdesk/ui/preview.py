@@ -291,6 +291,7 @@ class PreviewPane(QWidget):
 
     def show_capture(self, capture: Capture | None, *, cached: bool = False) -> None:
         """Show ``capture`` (or nothing); the picture loads in the background."""
+        self.flush_note()  # a note typed for the capture shown until now is saved, not dropped
         self._capture = capture
         self._cached = cached
         if self._load is not None and not self._load.done():
@@ -415,6 +416,12 @@ class PreviewPane(QWidget):
     def _note_typed(self) -> None:
         if not self._updating:
             self._note_timer.start()
+
+    def flush_note(self) -> None:
+        """Save a note whose debounced save is still pending (selection change, shutdown)."""
+        if self._note_timer.isActive():
+            self._note_timer.stop()
+            self._on_note()
 
     def _on_note(self) -> None:
         if self._capture is not None and self.note_edit.toPlainText() != self._capture.note:

@@ -73,3 +73,22 @@ def test_shutdown_stops_the_window_timers(qtbot: Any, window: Any) -> None:
     wait_until(qtbot, lambda: window._closed, what="shutdown")
     assert [t.isActive() for t in (window._facets_timer, window._caption_timer, window._undo_timer)] == \
         [False, False, False]
+
+
+def test_a_note_typed_just_before_selecting_another_tile_is_saved(qtbot: Any, window: Any,
+                                                                  library: Library) -> None:
+    from PySide6.QtCore import QItemSelectionModel
+
+    first = add_capture(library, "https://note-one.example/")
+    second = add_capture(library, "https://note-two.example/")
+    window.model.reload()
+    wait_until(qtbot, lambda: window.proxy.rowCount() == 2, what="the tiles")
+    flag = QItemSelectionModel.SelectionFlag.ClearAndSelect
+    window.view.selectionModel().setCurrentIndex(window.proxy.index(1, 0), flag)  # oldest: first
+    assert window.preview.capture.id == first.id
+    window.preview.note_edit.setPlainText("Check the footer")  # the save is debounced…
+    window.view.selectionModel().setCurrentIndex(window.proxy.index(0, 0), flag)  # …and we move on
+    assert window.preview.capture.id == second.id
+    wait_until(qtbot, lambda: getattr(library.get(first.id), "note", "") == "Check the footer",
+               timeout_s=5, what="the note of the first capture")
+    assert getattr(library.get(second.id), "note", None) == ""
