@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from shotdesk import __version__
 from shotdesk.core.blobs import atomic_write, storage_error
 from shotdesk.core.errors import InvalidSpec, StorageError
 from shotdesk.core.library import Capture
-from shotdesk.core.thumbnails import THUMB_EXT, make_thumbnail, placeholder_thumbnail
+from shotdesk.core.thumbnails import THUMB_EXT, default_font, make_thumbnail, placeholder_thumbnail
 
 DEFAULT_TEMPLATE = "{domain}_{width}x{height}_{date}.{ext}"
 #: Placeholders a file-name template may use.
@@ -415,7 +415,7 @@ def responsive_sheet(captures: Sequence[Capture], out_path: Path, *, title: str 
     height = pad * 2 + header_h + max(img.height for _, img in scaled) + label_h
     sheet = Image.new("RGB", (width, height), (238, 240, 244))
     draw = ImageDraw.Draw(sheet)
-    head_font, label_font, small_font = _font(28), _font(20), _font(16)
+    head_font, label_font, small_font = default_font(28), default_font(20), default_font(16)
     first = usable[0]
     draw.text((pad, pad), title or first.title or first.url, fill=(29, 35, 48), font=head_font)
     stamp = first.captured_at.astimezone().strftime("%Y-%m-%d %H:%M")
@@ -451,9 +451,3 @@ def human_size(n: int) -> str:
         return f"{n / 1000:.0f} KB"
     return f"{n / 1_000_000:.1f} MB"
 
-
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except (OSError, TypeError):
-        return ImageFont.load_default()

@@ -81,7 +81,7 @@ def placeholder_thumbnail(label: str = "PDF", *, thumb_width: int = THUMB_WIDTH)
         if y > th - margin - 60:
             break
         draw.line([(margin + 16, y), (tw - margin - 16 - (i % 3) * 20, y)], fill=(205, 209, 217), width=6)
-    font = _font(max(16, tw // 7))
+    font = default_font(max(16, tw // 7))
     box = draw.textbbox((0, 0), label, font=font)
     text_w, text_h = int(box[2] - box[0]), int(box[3] - box[1])
     x = (tw - text_w) // 2
@@ -100,7 +100,8 @@ def _normalise_mode(img: Image.Image) -> Image.Image:
     return img.convert("RGBA" if has_alpha else "RGB")
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def default_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's built-in font at ``size`` px (a fixed-size bitmap font where Pillow has no FreeType)."""
     try:
         return ImageFont.load_default(size=size)
     except (OSError, TypeError):  # Pillow without FreeType
