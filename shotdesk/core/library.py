@@ -1137,7 +1137,7 @@ class Library:
         rows = self._query("SELECT id, status, sha256, blob, thumb, format FROM captures")
         to_missing: builtins.list[int] = []
         to_ready: builtins.list[int] = []
-        rebuild: dict[str, tuple[str, str, str]] = {}
+        rebuild: dict[str, tuple[str, str]] = {}
         used_blobs: set[str] = set()
         used_thumbs: set[str] = set()
         for r in rows:
@@ -1154,14 +1154,14 @@ class Library:
             elif r["status"] == "missing" and present:
                 to_ready.append(int(r["id"]))
             if present and thumb and thumb not in thumb_names:
-                rebuild[thumb] = (blob, r["format"], r["sha256"])
+                rebuild[thumb] = (blob, r["format"])
         self._mark_missing(to_missing)
         if to_ready:
             with self._tx() as db:
                 db.executemany("UPDATE captures SET status = 'ready' WHERE id = ? AND status = 'missing'",
                                [(i,) for i in to_ready])
         rebuilt = 0
-        for thumb_name, (blob, fmt, _sha) in rebuild.items():
+        for thumb_name, (blob, fmt) in rebuild.items():
             try:
                 data = self.blobs.resolve(blob).read_bytes()
                 self.thumbs.put(self._thumbnail_bytes(data, fmt), THUMB_EXT, sha=Path(thumb_name).stem)
