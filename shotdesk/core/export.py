@@ -450,4 +450,3 @@ def human_size(n: int) -> str:
     if n < 1_000_000:
         return f"{n / 1000:.0f} KB"
     return f"{n / 1_000_000:.1f} MB"
-
