@@ -190,8 +190,8 @@ class EngineManager:
                 f"The local engine did not start within {self.startup_timeout_s:g} s",
                 hint="the machine may be very busy; try again, or run `shotdesk serve` to see its output"
             ) from None
-        except EngineCrashed:
-            await self._discard(engine)
+        except BaseException:  # EngineCrashed, and a cancelled start: no half-started process left
+            await asyncio.shield(self._discard(engine))
             raise
         engine.port = int(info["port"])
         engine.tasks.append(asyncio.ensure_future(self._watch_stdout(engine)))
@@ -215,8 +215,13 @@ class EngineManager:
                          "libraries (see the README)")
             text = line.decode("utf-8", "replace").strip()
             if text.startswith(READY_PREFIX):
-                data = json.loads(text[len(READY_PREFIX):])
-                return {"port": int(data["port"])}
+                try:
+                    return {"port": int(json.loads(text[len(READY_PREFIX):])["port"])}
+                except (ValueError, KeyError, TypeError):
+                    raise EngineCrashed(
+                        "The local engine's start-up message could not be understood",
+                        hint="is an older or foreign `shotdesk.capture.engine.serve` on PYTHONPATH? "
+                             "Run `shotdesk serve` to see its output") from None
             log.debug("engine: %s", text)
 
     async def _watch_stdout(self, engine: _Engine) -> None:
