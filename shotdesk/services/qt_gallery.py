@@ -75,6 +75,8 @@ class GalleryService(QObject):
         self._library = library
         self._tasks = tasks
         self._undo: list[int] = []
+        #: Row writes under way (delete, restore, favourite/tags/note): shutdown lets them finish.
+        self._writes: set[asyncio.Task[None]] = set()
 
     @property
     def library(self) -> Library:
@@ -93,7 +95,7 @@ class GalleryService(QObject):
             self._undo = ids
             self.deleted.emit(ids)
 
-        return self._spawn(run(), "delete")
+        return self._spawn(run(), "delete", write=True)
 
     def _delete_all(self, ids: list[int]) -> None:
         for capture_id in ids:
@@ -108,7 +110,7 @@ class GalleryService(QObject):
             restored = await asyncio.to_thread(self._restore_all, ids)
             self.restored.emit(restored)
 
-        return self._spawn(run(), "undo-delete")
+        return self._spawn(run(), "undo-delete", write=True)
 
     def _restore_all(self, ids: list[int]) -> list[Capture]:
         out = []
@@ -192,7 +194,7 @@ class GalleryService(QObject):
             if fresh is not None:
                 self.changed.emit(fresh)
 
-        return self._spawn(run(), method)
+        return self._spawn(run(), method, write=True)
 
     def load_versions(self, capture: Capture) -> asyncio.Task[None]:
         key = capture.key
@@ -255,7 +257,14 @@ class GalleryService(QObject):
         return self._spawn(run(), "get")
 
     # ------------------------------------------------------------------ internals
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[None]:
+    async def finish_writes(self, timeout_s: float = 5.0) -> None:
+        """Wait (bounded) for the row writes under way, e.g. a note saved just before the window
+        closes, so that shutdown does not cancel them."""
+        pending = [t for t in self._writes if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout_s)
+
+    def _spawn(self, coro: Any, name: str, *, write: bool = False) -> asyncio.Task[None]:
         async def guarded() -> None:
             try:
                 await coro
@@ -264,7 +273,11 @@ class GalleryService(QObject):
             except OSError as exc:
                 self.error.emit(f"{name.replace('-', ' ').capitalize()} failed: {exc}")
 
-        return self._tasks.spawn(guarded(), name=f"gallery-{name}")
+        task = self._tasks.spawn(guarded(), name=f"gallery-{name}")
+        if write:
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+        return task
 
 
 # ---------------------------------------------------------------------------------- batches

@@ -1206,10 +1206,13 @@ class MainWindow(QMainWindow):
             self._shutdown_task = self.ctx.tasks.loop.create_task(self.shutdown())
 
     async def shutdown(self) -> None:
-        """Cancel the queue and every task, close providers and the library; then close."""
+        """Let row writes finish (a pending note is saved), cancel the queue and every task, close
+        providers and the library; then close."""
         try:
             for timer in (self._caption_timer, self._facets_timer, self._undo_timer):
                 timer.stop()  # none may start work on the registry closed below
+            self.preview.flush_note()
+            await self.gallery_service.finish_writes()
             self.capture_service.cancel_all()
             await self.ctx.tasks.cancel_all()
             self._facets_timer.stop()  # restarted by a refresh batch the cancellation finished

@@ -92,3 +92,18 @@ def test_a_note_typed_just_before_selecting_another_tile_is_saved(qtbot: Any, wi
     wait_until(qtbot, lambda: getattr(library.get(first.id), "note", "") == "Check the footer",
                timeout_s=5, what="the note of the first capture")
     assert getattr(library.get(second.id), "note", None) == ""
+
+
+def test_a_note_typed_just_before_closing_the_window_is_saved(qtbot: Any, window: Any,
+                                                              library: Library) -> None:
+    from PySide6.QtCore import QItemSelectionModel
+
+    capture = add_capture(library, "https://note-close.example/")
+    window.model.reload()
+    wait_until(qtbot, lambda: window.proxy.rowCount() == 1, what="the tile")
+    window.view.selectionModel().setCurrentIndex(window.proxy.index(0, 0),
+                                                 QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    window.preview.note_edit.setPlainText("Last words")
+    window.close()
+    wait_until(qtbot, lambda: window._closed, what="shutdown")
+    assert getattr(library.get(capture.id), "note", "") == "Last words"
