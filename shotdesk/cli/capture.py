@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from shotdesk.core.blobs import atomic_copy
 from shotdesk.core.devices import apply_device
 from shotdesk.core.errors import InvalidSpec, StorageError
 from shotdesk.core.settings import Settings, load_settings
@@ -164,17 +162,9 @@ def copy_out(blob: Path | None, target: Path, spec: CaptureSpec) -> Path:
 
         w, h = spec.output_size
         target = target / f"{domain_of(spec.url) or 'capture'}_{w}x{h}.{EXTENSIONS[spec.format]}"
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".shotdesk-", dir=target.parent)
-        os.close(fd)
-        try:
-            shutil.copyfile(blob, tmp)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    except OSError as exc:
-        raise StorageError(f"Could not write {target}: {exc.strerror or exc}",
+        atomic_copy(blob, target, what=f"the picture as {target.name}")
+    except StorageError as exc:
+        raise StorageError(exc.message,
                            hint="choose another --output folder or free some disk space") from None
     return target

@@ -16,6 +16,7 @@ import errno
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -153,6 +154,34 @@ def atomic_write(path: Path, data: bytes, *, what: str = "the file") -> None:
         _fsync_dir(folder)
     except OSError as exc:
         raise storage_error(exc, folder, len(data), what) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def atomic_copy(source: Path, target: Path, *, what: str = "the file") -> None:
+    """Copy ``source`` to ``target`` the way :func:`atomic_write` writes: temp file in the target
+    folder (created when missing), fsync, ``os.replace``; never a half-copied ``target``, never a
+    temporary file left behind. Disk errors become :class:`StorageError`."""
+    folder = target.parent
+    tmp: str | None = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=target.suffix, dir=folder)
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+        tmp = None
+        _fsync_dir(folder)
+    except OSError as exc:
+        try:
+            size = source.stat().st_size
+        except OSError:
+            size = 0
+        raise storage_error(exc, folder, size, what) from None
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):

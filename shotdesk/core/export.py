@@ -15,7 +15,6 @@ import io
 import json
 import os
 import re
-import shutil
 import string
 import tempfile
 import unicodedata
@@ -30,7 +29,7 @@ from urllib.parse import quote, urlsplit
 from PIL import Image, ImageDraw
 
 from shotdesk import __version__
-from shotdesk.core.blobs import atomic_write, storage_error
+from shotdesk.core.blobs import atomic_copy, atomic_write, storage_error
 from shotdesk.core.errors import InvalidSpec, StorageError
 from shotdesk.core.library import Capture
 from shotdesk.core.thumbnails import THUMB_EXT, default_font, make_thumbnail, placeholder_thumbnail
@@ -174,30 +173,11 @@ def export_folder(captures: Iterable[Capture], folder: Path, *, template: str = 
         raise storage_error(exc, folder, 0, "the export") from None
     for n, c in enumerate(items, 1):
         name = unique_name(render_filename(c, template), taken)
-        _copy_atomic(c.blob_path, folder / name)  # type: ignore[arg-type]
+        atomic_copy(c.blob_path, folder / name, what="the export")  # type: ignore[arg-type]
         report.files[c.id] = name
         if progress:
             progress(n, len(items))
     return report
-
-
-def _copy_atomic(source: Path, target: Path) -> None:
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=target.suffix, dir=target.parent)
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-        tmp = None
-    except OSError as exc:
-        size = source.stat().st_size if source.exists() else 0
-        raise storage_error(exc, target.parent, size, "the export") from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 # ------------------------------------------------------------------------------------------ zip
@@ -305,7 +285,7 @@ def export_html(captures: Iterable[Capture], folder: Path, *, title: str = "Shot
     cards: list[str] = []
     for n, c in enumerate(items, 1):
         name = unique_name(render_filename(c, template), taken)
-        _copy_atomic(c.blob_path, images / name)  # type: ignore[arg-type]
+        atomic_copy(c.blob_path, images / name, what="the export")  # type: ignore[arg-type]
         thumb_name = Path(name).stem + "." + THUMB_EXT
         atomic_write(thumbs / thumb_name, _thumb_bytes(c), what="the contact sheet")
         report.files[c.id] = f"images/{name}"
