@@ -15,9 +15,7 @@ import logging
 import plistlib
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QImage
@@ -25,19 +23,9 @@ from PySide6.QtGui import QImage
 from shotdesk.core.errors import InvalidSpec
 from shotdesk.core.urls import normalize_url
 
-if TYPE_CHECKING:
-    pass
-
 log = logging.getLogger(__name__)
 
-DEFAULT_TEMPLATE = "{domain}_{width}x{height}_{date}.{ext}"
-TOKENS = ("domain", "path", "title", "date", "time", "width", "height", "device", "format", "ext",
-          "provider", "id", "version")
-_UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]+')
 _URL_RE = re.compile(r"""(?i)\bhttps?://[^\s<>"'`]+""")
-_MAX_NAME = 150
-#: Leftover drag exports older than this are removed at start-up.
-_KEEP_S = 24 * 3600
 
 
 def drag_mime(files: Sequence[Path], *, image_of_single: bool = True) -> QMimeData:
@@ -124,7 +112,3 @@ def _normalised(candidates: Iterable[str]) -> list[str]:
         if url not in out:
             out.append(url)
     return out
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
