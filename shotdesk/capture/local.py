@@ -92,13 +92,15 @@ class LocalProvider:
         current = self._clients.get(dark)
         if current is not None and current[0] == base_url:
             return current[1]
-        if current is not None:  # the engine was restarted on a new port
-            with contextlib.suppress(Exception):
-                await current[1].aclose()
         client = JobApiProvider(base_url=base_url, api_key=token, extended=True, provider_id=self.id,
                                 label="The local engine", capabilities=LOCAL_CAPABILITIES,
                                 policy=_LOCAL_POLICY, wait_margin_s=60.0)
+        # Stored before any await: a capture that arrives while the old client closes reuses this
+        # one instead of making (and then overwriting, never closing) another.
         self._clients[dark] = (base_url, client)
+        if current is not None:  # the engine was restarted on a new port
+            with contextlib.suppress(Exception):
+                await current[1].aclose()
         return client
 
     def _crashed(self, spec: CaptureSpec) -> CaptureError:
