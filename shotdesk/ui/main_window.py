@@ -17,10 +17,11 @@ Layout::
 
 The window holds no business logic: captures go to :class:`CaptureService`, row changes to
 :class:`GalleryService`, preferences and keys to :class:`SettingsService`, files and the clipboard
-to :mod:`shotdesk.services.qt_desktop`; exports, refreshes, responsive sheets, the start-up
-integrity check and the near-duplicate groups to :class:`GalleryService` / :class:`LibraryJobs`
-(their results come back as signals: a :class:`MessageBar` above the grid says what happened,
-with "Reveal" / "Re-capture" buttons; progress and Cancel sit in the status bar). Window
+to :mod:`shotdesk.services.qt_desktop`; the start-up integrity check and the near-duplicate
+groups to :class:`GalleryService`; exports, refreshes and responsive sheets are asked for and
+followed by :class:`~shotdesk.ui.library_actions.LibraryActions` (on :class:`GalleryService` /
+:class:`LibraryJobs`). Results come back as signals: a :class:`MessageBar` above the grid says
+what happened, with "Reveal" / "Re-capture" buttons; progress and Cancel sit in the status bar. Window
 geometry, splitter sizes and the last capture options are remembered in the ``QSettings`` passed
 in (never a key).
 """
@@ -60,7 +61,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QFileDialog,
-    QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -73,14 +73,13 @@ from PySide6.QtWidgets import (
 )
 
 from shotdesk.core.errors import InvalidSpec, ShotDeskError
-from shotdesk.core.export import ExportReport
 from shotdesk.core.library import Capture, IntegrityReport, Library
 from shotdesk.core.settings import Settings
 from shotdesk.core.spec import CaptureSpec
 from shotdesk.services import qt_desktop
 from shotdesk.services.capture_service import CaptureService, PipelineLike
 from shotdesk.services.qt_export import drag_folder, export_copies
-from shotdesk.services.qt_gallery import CaptureBatch, GalleryService, LibraryJobs, default_export_name
+from shotdesk.services.qt_gallery import CaptureBatch, GalleryService, LibraryJobs
 from shotdesk.services.qt_settings import SettingsService
 from shotdesk.services.qt_thumbnails import ThumbnailLoader
 from shotdesk.services.tasks import TaskRegistry
@@ -93,6 +92,7 @@ from shotdesk.ui.gallery_delegate import GalleryDelegate
 from shotdesk.ui.gallery_filter import GalleryFilter, GalleryFilterProxy
 from shotdesk.ui.gallery_model import GalleryModel, Role
 from shotdesk.ui.gallery_view import GalleryView
+from shotdesk.ui.library_actions import LibraryActions
 from shotdesk.ui.message_bar import MessageBar
 from shotdesk.ui.preview import PreviewPane
 from shotdesk.ui.responsive_dialog import ResponsiveSheetDialog
@@ -107,8 +107,6 @@ PREFS_OPTIONS = "capture/last_options"
 PREFS_PROVIDER = "capture/last_provider"
 PREFS_ZOOM = "preview/zoom"
 PREFS_SORT = "gallery/sort"
-PREFS_REFRESH_DAYS = "library/refresh_days"
-PREFS_SHEET_DEVICES = "library/sheet_devices"
 
 
 @dataclass
@@ -148,6 +146,7 @@ class MainWindow(QMainWindow):
         self.settings_service = SettingsService(ctx.settings, parent=self)
         self.thumbnails = ThumbnailLoader(parent=self)
         self.library_jobs = LibraryJobs(ctx.library, self.capture_service, tasks, parent=self)
+        self.library_actions = LibraryActions(self)
 
         # ---- model / view
         self.model = GalleryModel(ctx.library, freeze_heap=True, parent=self)
@@ -183,9 +182,7 @@ class MainWindow(QMainWindow):
         self._shutdown_task: asyncio.Task[None] | None = None
         for warning in ctx.settings.load_warnings:
             self.show_message(warning, 15_000)
-        self._batch: CaptureBatch | None = None
         self._compare_dialogs: list[CompareDialog] = []
-        self._task_kind = ""
         self._startup_done = False
         self._recovery_shown = False
         self._facets_timer = QTimer(self)
@@ -243,20 +240,12 @@ class MainWindow(QMainWindow):
         self.cancel_all_button = QPushButton("Cancel all")
         self.cancel_all_button.setAccessibleName("Cancel all captures")
         self.cancel_all_button.hide()
-        self.task_label = QLabel("")
-        self.task_label.setAccessibleName("Library task")
-        self.task_label.hide()
-        self.task_progress = QProgressBar()
-        self.task_progress.setMaximumWidth(140)
-        self.task_progress.setAccessibleName("Library task progress")
-        self.task_progress.hide()
-        self.task_cancel_button = QPushButton("Cancel")
-        self.task_cancel_button.setAccessibleName("Cancel the library task")
-        self.task_cancel_button.hide()
         bar.addWidget(self.undo_button)
-        bar.addPermanentWidget(self.task_label)
-        bar.addPermanentWidget(self.task_progress)
-        bar.addPermanentWidget(self.task_cancel_button)
+        for widget in self.library_actions.status_widgets():
+            bar.addPermanentWidget(widget)
+        self.task_label = self.library_actions.task_label
+        self.task_progress = self.library_actions.task_progress
+        self.task_cancel_button = self.library_actions.task_cancel_button
         bar.addPermanentWidget(self.queue_progress)
         bar.addPermanentWidget(self.queue_label)
         bar.addPermanentWidget(self.cancel_all_button)
@@ -295,22 +284,22 @@ class MainWindow(QMainWindow):
         self.copy_file_action = self._action("Copy &file", self.copy_file, "Ctrl+Shift+C",
                                              "Copy the file, for pasting into a folder or a mail")
         self.reveal_action = self._action("&Reveal in file manager", self.reveal, "Ctrl+Shift+R")
-        self.export_action = self._action("&Export to folder…", self.export_selection, "Ctrl+E",
-                                          "Copy the selected pictures to a folder (file names from the "
-                                          "template in Settings)")
+        self.export_action = self._action(
+            "&Export to folder…", self.library_actions.export_selection, "Ctrl+E",
+            "Copy the selected pictures to a folder (file names from the template in Settings)")
         self.export_zip_action = self._action("Export as &zip…", lambda: self.export_selection_as("zip"),
                                               "Ctrl+Shift+E", "Put the selected pictures in one zip file")
         self.export_html_action = self._action(
             "Export &contact sheet (HTML)…", lambda: self.export_selection_as("html"), None,
             "A self-contained web page: thumbnails linking to the full pictures, with their details")
         self.responsive_action = self._action(
-            "Res&ponsive sheet…", self.responsive_sheet_dialog, None,
+            "Res&ponsive sheet…", self.library_actions.responsive_sheet_dialog, None,
             "This page on several devices side by side, as one labelled picture")
         self.refresh_old_action = self._action(
-            "Re-capture everything &older than…", self.refresh_old_dialog, None,
+            "Re-capture everything &older than…", self.library_actions.refresh_old_dialog, None,
             "Capture again every page whose newest capture is older than some days (versions are kept)")
         self.refresh_selection_action = self._action(
-            "Re-capture &selection", self.refresh_selection, "Ctrl+Shift+U",
+            "Re-capture &selection", self.library_actions.refresh_selection, "Ctrl+Shift+U",
             "Capture the selected pages again as new versions, with progress and Cancel")
         self.similar_action = self._action("Show &similar", self.show_similar, "Ctrl+Shift+S",
                                            "Show the captures that look like this one")
@@ -395,16 +384,15 @@ class MainWindow(QMainWindow):
         self.gallery_service.error.connect(self._on_gallery_error)
         self.gallery_service.versions_loaded.connect(self._on_versions)
         self.gallery_service.compared.connect(self._on_compared)
-        self.gallery_service.export_progress.connect(self._on_export_progress)
-        self.gallery_service.export_finished.connect(self._on_exported)
+        self.gallery_service.export_progress.connect(self.library_actions.on_export_progress)
+        self.gallery_service.export_finished.connect(self.library_actions.on_exported)
         self.gallery_service.integrity_checked.connect(self._on_integrity)
         self.gallery_service.facets_loaded.connect(self._on_facets)
         self.gallery_service.similar_loaded.connect(self._on_similar)
-        self.library_jobs.batch_started.connect(self._follow_batch)
-        self.library_jobs.sheet_done.connect(self._on_sheet)
-        self.library_jobs.error.connect(self._on_library_error)
+        self.library_jobs.batch_started.connect(self.library_actions.follow_batch)
+        self.library_jobs.sheet_done.connect(self.library_actions.on_sheet)
+        self.library_jobs.error.connect(self.library_actions.on_library_error)
         self.filter_bar.similar_requested.connect(lambda: self.gallery_service.load_similar(None))
-        self.task_cancel_button.clicked.connect(self.cancel_task)
         self.preview.version_selected.connect(self._show_version)
         self.preview.compare_requested.connect(self.open_compare)
         self.preview.favourite_toggled.connect(self.gallery_service.set_favourite)
@@ -687,213 +675,29 @@ class MainWindow(QMainWindow):
         if captures:
             self.ctx.tasks.spawn(run(), name="copy-file")
 
-    def export_selection(self) -> None:
-        self.export_selection_as("folder")
-
+    # ------------------------------------------------------------------ library tasks (library_actions.py)
     def export_selection_as(self, kind: str) -> QFileDialog | None:
-        """Ask where (non-modal file dialog), then export the ready selection (folder, zip, html)."""
-        captures = [c for c in self.selected_captures() if c.status == "ready"]
-        if not captures:
-            self.show_message("Select captures with pictures to export")
-            return None
-        titles = {"folder": "Export to folder", "zip": "Export as zip",
-                  "html": "Export contact sheet into folder"}
-        dialog = QFileDialog(self, titles[kind])
-        if kind == "zip":
-            dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-            dialog.setFileMode(QFileDialog.FileMode.AnyFile)
-            dialog.setNameFilter("Zip archives (*.zip)")
-            dialog.setDefaultSuffix("zip")
-            dialog.selectFile(default_export_name("shotdesk-export", ".zip"))
-        else:
-            dialog.setFileMode(QFileDialog.FileMode.Directory)
-            dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
-            dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptOpen)
-        dialog.fileSelected.connect(lambda path: self.export_to(kind, captures, Path(path)))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()  # never exec() inside the qasync loop
-        self._export_dialog = dialog
-        return dialog
+        return self.library_actions.export_selection_as(kind)
 
     def export_to(self, kind: str, captures: Sequence[Capture], target: Path) -> None:
-        """Export to ``target`` (a contact sheet goes into a new folder inside it)."""
-        self._start_task("export", f"Exporting {len(captures)} capture(s)…", cancellable=False)
-        self.gallery_service.export_to(kind, captures, target, template=self.ctx.settings.filename_template,
-                                       new_folder=kind == "html")
+        self.library_actions.export_to(kind, captures, target)
 
-    def _on_export_progress(self, done: int, total: int) -> None:
-        if self._task_kind == "export":
-            self.task_progress.setRange(0, max(1, total))
-            self.task_progress.setValue(done)
-            self.task_label.setText(f"Exporting {done} of {total}")
-
-    def _on_exported(self, kind: str, report: ExportReport) -> None:
-        self._end_task("export")
-        what = {"folder": "to", "zip": "into", "html": "as a contact sheet in"}[kind]
-        where = report.target.parent if kind == "html" else report.target
-        text = f"Exported {report.count} capture(s) {what} {where}"
-        if report.skipped:
-            reasons = "; ".join(sorted({why for _id, why in report.skipped}))
-            text += f". {len(report.skipped)} left out: {reasons}"
-        target = report.target
-        actions: list[tuple[str, Callable[[], object]]] = [
-            ("Reveal", lambda: self._guard(lambda: qt_desktop.reveal_in_file_manager(target)))]
-        if kind == "html":
-            actions.append(("Open", lambda: self._guard(lambda: qt_desktop.open_file(target))))
-        self.message_bar.show_message(text, "warning" if report.skipped else "success", actions)
-        self.show_message(text)
-
-    # ------------------------------------------------------------------ responsive sheet
     def responsive_sheet_dialog(self) -> ResponsiveSheetDialog | None:
-        capture = next((c for c in self.selected_captures() if not c.key.startswith("recovered:")), None)
-        if capture is None:
-            self.show_message("Select a capture of the page to show on several devices")
-            return None
-        dialog = ResponsiveSheetDialog(capture.url, capture.title or capture.domain, parent=self)
-        remembered = self.ctx.prefs.value(PREFS_SHEET_DEVICES)
-        if isinstance(remembered, str) and remembered:
-            dialog.set_chosen(json.loads(remembered) if remembered.startswith("[") else [])
-        dialog.devices_chosen.connect(lambda names, title: self._ask_sheet_path(capture, names, title))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-        self._sheet_dialog = dialog
-        return dialog
-
-    def _ask_sheet_path(self, capture: Capture, names: list[str], title: str) -> QFileDialog:
-        self.ctx.prefs.setValue(PREFS_SHEET_DEVICES, json.dumps(names))
-        dialog = QFileDialog(self, "Save the responsive sheet")
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setNameFilters(["PNG image (*.png)", "JPEG image (*.jpg)", "WebP image (*.webp)"])
-        dialog.setDefaultSuffix("png")
-        dialog.selectFile(default_export_name(f"{capture.domain or 'page'}-responsive", ".png"))
-        dialog.fileSelected.connect(
-            lambda path: self.make_responsive_sheet(capture, names, Path(path), title=title or None))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-        self._export_dialog = dialog
-        return dialog
+        return self.library_actions.responsive_sheet_dialog()
 
     def make_responsive_sheet(self, capture: Capture, device_names: Sequence[str], out_path: Path, *,
                               title: str | None = None) -> CaptureBatch:
-        return self.library_jobs.responsive_sheet(capture, device_names, out_path, title=title)
-
-    def _on_sheet(self, path: Path, failures: list[str]) -> None:
-        self._end_task("sheet")
-        text = f"Responsive sheet saved: {path}"
-        if failures:
-            text += f". {len(failures)} device(s) left out: " + "; ".join(failures)
-        self.message_bar.show_message(text, "warning" if failures else "success", [
-            ("Reveal", lambda: self._guard(lambda: qt_desktop.reveal_in_file_manager(path))),
-            ("Open", lambda: self._guard(lambda: qt_desktop.open_file(path)))])
-        self.show_message(text)
-
-    # ------------------------------------------------------------------ refresh
-    def refresh_old_dialog(self) -> QInputDialog:
-        dialog = QInputDialog(self)
-        dialog.setWindowTitle("Re-capture old pages")
-        dialog.setInputMode(QInputDialog.InputMode.IntInput)
-        dialog.setLabelText("Capture again every page whose newest capture is older than (days):")
-        dialog.setIntRange(0, 3650)
-        days = self.ctx.prefs.value(PREFS_REFRESH_DAYS)
-        dialog.setIntValue(int(days) if isinstance(days, int | str) and str(days).isdigit() else 7)
-        dialog.setOkButtonText("Re-capture")
-        dialog.intValueSelected.connect(self._refresh_days_chosen)
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-        self._refresh_dialog = dialog
-        return dialog
-
-    def _refresh_days_chosen(self, days: int) -> None:
-        self.ctx.prefs.setValue(PREFS_REFRESH_DAYS, int(days))
-        self.refresh_older_than(days * 86_400.0)
+        return self.library_actions.make_responsive_sheet(capture, device_names, out_path, title=title)
 
     def refresh_older_than(self, seconds: float) -> CaptureBatch:
-        """Queue a new version of every page whose newest capture is older than ``seconds``."""
-        self._refresh_age_s = seconds
-        return self.library_jobs.refresh(seconds)
+        return self.library_actions.refresh_older_than(seconds)
 
     def refresh_selection(self) -> CaptureBatch | None:
-        captures = self.selected_captures()
-        if not captures:
-            return None
-        self._refresh_age_s = 0.0
-        return self.library_jobs.refresh(0.0, ids=[c.id for c in captures])
+        return self.library_actions.refresh_selection()
 
-    def refresh_missing(self) -> CaptureBatch:
-        """Re-capture every page whose newest capture lost its file."""
-        self._refresh_age_s = 0.0
-        return self.library_jobs.refresh(0.0, status="missing")
-
-    def _follow_batch(self, batch: CaptureBatch, what: str) -> None:
-        self._batch = batch
-        label = "Finding pages to re-capture…" if what == "refresh" else "Preparing the responsive sheet…"
-        self._start_task(what, label, cancellable=True)
-        batch.progress.connect(lambda done, total, failed:
-                               self._on_batch_progress(batch, done, total, failed))
-        batch.finished.connect(self._on_batch_finished)
-
-    def _on_batch_progress(self, batch: CaptureBatch, done: int, total: int, failed: int) -> None:
-        if batch is not self._batch:
-            return
-        self.task_progress.setRange(0, max(1, total))
-        self.task_progress.setValue(done)
-        verb = "Re-capturing" if batch.name == "refresh" else "Capturing devices"
-        self.task_label.setText(f"{verb}: {done} of {total}" + (f" · {failed} failed" if failed else ""))
-
-    def _on_batch_finished(self, batch: CaptureBatch) -> None:
-        if batch.name == "sheet":
-            if batch.cancelled:
-                self._end_task("sheet")
-            else:
-                self.task_cancel_button.hide()
-                self.task_progress.setRange(0, 0)
-                self.task_label.setText("Drawing the responsive sheet…")
-            return
-        if batch is self._batch:
-            self._end_task("refresh")
-        new = len(batch.captures)
-        failed = len(batch.failures)
-        if batch.total == 0 and not batch.cancelled:
-            age = getattr(self, "_refresh_age_s", 0.0)
-            text = ("Nothing to re-capture: every page was captured in the last "
-                    f"{age / 86_400:g} day(s)" if age else "Nothing to re-capture")
-            self.message_bar.show_message(text, "info")
-        elif batch.cancelled:
-            self.message_bar.show_message(
-                f"Re-capture cancelled: {new} of {batch.total} page(s) got a new version", "warning")
-        else:
-            text = f"Re-captured {new} of {batch.total} page(s); earlier versions are kept"
-            if failed:
-                text += f". {failed} failed (the tiles say why; Retry is on each): " + "; ".join(
-                    dict.fromkeys(batch.failures))
-            self.message_bar.show_message(text, "warning" if failed else "success")
-        self._facets_timer.start()
-
-    def _on_library_error(self, message: str) -> None:
-        for kind in ("sheet", "refresh"):
-            self._end_task(kind)
-        self.message_bar.show_message(message, "error")
-        self.show_message(message, 15_000)
-
-    # ------------------------------------------------------------------ status-bar task
-    def _start_task(self, kind: str, text: str, *, cancellable: bool) -> None:
-        self._task_kind = kind
-        self.task_label.setText(text)
-        self.task_label.show()
-        self.task_progress.setRange(0, 0)
-        self.task_progress.show()
-        self.task_cancel_button.setVisible(cancellable)
-
-    def _end_task(self, kind: str) -> None:
-        if self._task_kind != kind:
-            return
-        self._task_kind = ""
-        for widget in (self.task_label, self.task_progress, self.task_cancel_button):
-            widget.hide()
-
-    def cancel_task(self) -> None:
-        if self._batch is not None and not self._batch.is_done:
-            self._batch.cancel()
+    @property
+    def _export_dialog(self) -> QFileDialog | None:
+        return self.library_actions._export_dialog
 
     # ------------------------------------------------------------------ integrity / recovery
     def showEvent(self, event: QShowEvent) -> None:
@@ -939,7 +743,7 @@ class MainWindow(QMainWindow):
                 text = f"{self.message_bar.text}\n{text}"
             self.message_bar.show_message(text, "warning", [
                 ("Show missing", lambda: self.filter_bar.set_status("missing")),
-                ("Re-capture missing", self.refresh_missing)])
+                ("Re-capture missing", self.library_actions.refresh_missing)])
             self.show_message(f"Gallery checked: {report.marked_missing} missing file(s)", 15_000)
         elif summary:
             self.show_message(f"Gallery checked and repaired: {summary}", 15_000)
@@ -1044,8 +848,8 @@ class MainWindow(QMainWindow):
 
     def _on_gallery_error(self, message: str) -> None:
         self.show_message(message, 15_000)
-        if self._task_kind == "export":
-            self._end_task("export")
+        if self.library_actions.kind == "export":
+            self.library_actions.end_task("export")
             self.message_bar.show_message(f"Export failed: {message}", "error")
         for dialog in self._open_compare_dialogs():
             if dialog.result_label.text() == "Comparing…":
