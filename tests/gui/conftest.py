@@ -20,12 +20,14 @@ loop, so no task or timer leaks into the next test.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import keyring
 import pytest
 from PySide6.QtWidgets import QApplication
 
@@ -33,8 +35,10 @@ from shotdesk.capture.base import CaptureResult
 from shotdesk.core.errors import PageLoadError
 from shotdesk.core.library import Capture, Library
 from shotdesk.core.spec import CaptureSpec
+from shotdesk.services import secrets
 from shotdesk.services.tasks import TaskRegistry
 from tests.helpers.images import make_image
+from tests.keys.conftest import ENV_NAMES, MemoryKeyring
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -219,3 +223,32 @@ def make_window(pipeline: Any, tasks: TaskRegistry, prefs: Any, providers: Any =
     ctx = WindowContext(pipeline=pipeline, settings=settings or Settings(),
                         providers=providers or fake_providers(), tasks=tasks, prefs=prefs)
     return MainWindow(ctx)
+
+
+@pytest.fixture
+def window(qtbot: Any, qloop: Any, tasks: TaskRegistry, library: Library, prefs: Any) -> Iterator[Any]:
+    """A shown window over :class:`FakePipeline`; shut down (compare windows closed) afterwards."""
+    win = make_window(FakePipeline(library), tasks, prefs)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    for dialog in win._open_compare_dialogs():
+        dialog.close()
+    if not win._closed:
+        win.close()
+        wait_until(qtbot, lambda: win._closed, what="shutdown")
+
+
+@pytest.fixture
+def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryKeyring]:
+    """An in-memory keyring behind the real wrapper; no key leaks in from the environment."""
+    for name in list(os.environ):
+        if name in ENV_NAMES or (name.startswith("SHOTDESK_") and name.endswith("_KEY")):
+            monkeypatch.delenv(name)
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    secrets.forget_session()
+    yield backend
+    secrets.forget_session()
+    keyring.set_keyring(previous)

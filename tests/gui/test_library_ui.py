@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 
 from shotdesk.core.library import Library
 from shotdesk.ui.gallery_model import Role
-from tests.gui.conftest import FakePipeline, add_capture, fill, make_window, wait_until
-
-
-@pytest.fixture
-def window(qtbot, qloop, tasks, library, prefs) -> Iterator[Any]:
-    win = make_window(FakePipeline(library), tasks, prefs)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    for dialog in getattr(win, "_compare_dialogs", []):
-        dialog.close()
-    if not win._closed:
-        win.close()
-        wait_until(qtbot, lambda: win._closed, what="shutdown")
+from tests.gui.conftest import add_capture, fill, wait_until
 
 
 def rows(win: Any) -> list[Any]:

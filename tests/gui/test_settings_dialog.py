@@ -2,46 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import keyring
-import pytest
 from PySide6.QtCore import Qt
 
 from shotdesk.core.settings import load_settings
-from shotdesk.services import secrets
-from tests.gui.conftest import FakePipeline, make_window, wait_until
-from tests.keys.conftest import MemoryKeyring
+from tests.gui.conftest import wait_until
 
 KEY = "sk_live_THIS-IS-THE-SECRET-1234567890"
 
 
-@pytest.fixture
-def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryKeyring]:
-    for name in list(os.environ):
-        if (name.startswith("SHOTDESK_") and name.endswith("_KEY")) or name == "SNAPSHARP_API_KEY":
-            monkeypatch.delenv(name)
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    secrets.forget_session()
-    yield backend
-    secrets.forget_session()
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def window(qtbot, qloop, tasks, library, prefs) -> Iterator[Any]:
-    win = make_window(FakePipeline(library), tasks, prefs)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    if not win._closed:
-        win.close()
-        wait_until(qtbot, lambda: win._closed, what="shutdown")
 
 
 def files_containing(root: Path, needle: bytes) -> list[Path]:

@@ -9,19 +9,15 @@ repeat the key.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
-import keyring
 import pytest
 from PySide6.QtCore import Qt
 
-from shotdesk.services import secrets
 from tests.contract.fakes import KEY, SnapSharpFake
 from tests.gui.conftest import FakePipeline, make_window, wait_until
 from tests.helpers.webserver import PageServer
-from tests.keys.conftest import ENV_NAMES, MemoryKeyring
 
 pytestmark = [pytest.mark.timeout(60)]
 
@@ -30,19 +26,6 @@ WRONG = "sk_live_WRONGKEY9876543210fedcba"
 USAGE_LINES = ["plan: starter", "used: 12", "limit: 5000", "remaining: 4988",
                "resets: 2026-12-01T00:00:00Z"]
 
-
-@pytest.fixture
-def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryKeyring]:
-    for name in list(os.environ):
-        if name in ENV_NAMES or (name.startswith("SHOTDESK_") and name.endswith("_KEY")):
-            monkeypatch.delenv(name)
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    secrets.forget_session()
-    yield backend
-    secrets.forget_session()
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture

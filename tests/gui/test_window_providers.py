@@ -19,21 +19,18 @@ import asyncio
 import io
 import json
 import logging
-import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keyring
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
 from shotdesk.core.library import Library
 from shotdesk.core.settings import Settings
-from shotdesk.services import secrets
 from shotdesk.ui.gallery_model import Role
 from tests.contract import fakes
 from tests.contract.fakes import (
@@ -49,7 +46,6 @@ from tests.contract.fakes import (
 from tests.gui.conftest import make_window, wait_until
 from tests.helpers.webserver import PageServer, Request, Response
 from tests.http.jobserver import JobServer
-from tests.keys.conftest import ENV_NAMES, MemoryKeyring
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -93,22 +89,6 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[Served]:
 
     monkeypatch.setattr(fakes, "render", render)
     return record
-
-
-# ---------------------------------------------------------------------------------- keys
-@pytest.fixture
-def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryKeyring]:
-    """An in-memory keyring behind the real wrapper; no key leaks in from the environment."""
-    for name in list(os.environ):
-        if name in ENV_NAMES or (name.startswith("SHOTDESK_") and name.endswith("_KEY")):
-            monkeypatch.delenv(name)
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    secrets.forget_session()
-    yield backend
-    secrets.forget_session()
-    keyring.set_keyring(previous)
 
 
 # ---------------------------------------------------------------------------------- servers

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QPoint
 
 from shotdesk.core.library import Library
-from tests.gui.conftest import FakePipeline, add_capture, make_window, wait_until
+from tests.gui.conftest import add_capture, wait_until
 
 pytestmark = [pytest.mark.timeout(60)]
 
-
-@pytest.fixture
-def window(qtbot: Any, qloop: Any, tasks: Any, library: Library, prefs: Any) -> Iterator[Any]:
-    win = make_window(FakePipeline(library), tasks, prefs)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    if not win._closed:
-        win.close()
-        wait_until(qtbot, lambda: win._closed, what="shutdown")
 
 
 def delete_later_now() -> None:
