@@ -188,7 +188,7 @@ class MainWindow(QMainWindow):
         self._facets_timer = QTimer(self)
         self._facets_timer.setSingleShot(True)
         self._facets_timer.setInterval(1500)
-        self._facets_timer.timeout.connect(self.gallery_service.load_facets)
+        self._facets_timer.timeout.connect(self._load_facets)
         self._show_recovery()
         tasks.spawn(self._refresh_key_states(), name="key-states")
         tasks.spawn(self._warm_up(), name="warm-up")
@@ -666,8 +666,15 @@ class MainWindow(QMainWindow):
         captures = [c for c in self.selected_captures() if c.status == "ready"]
         template = self.ctx.settings.filename_template
 
+        def copy() -> list[Path]:  # the folder too: pruning old drag folders is disk work
+            return export_copies(captures, drag_folder(), template)
+
         async def run() -> None:
-            files = await asyncio.to_thread(export_copies, captures, drag_folder(), template)
+            try:
+                files = await asyncio.to_thread(copy)
+            except (OSError, ShotDeskError) as exc:
+                self.show_message(f"Cannot copy the files: {exc}", 10_000)
+                return
             if files:
                 qt_desktop.copy_files(files)
                 self.show_message(f"Copied {len(files)} file(s)")
@@ -751,6 +758,10 @@ class MainWindow(QMainWindow):
             self.show_message(f"Gallery checked: {report.rows_checked:,} captures, every file in place")
 
     # ------------------------------------------------------------------ facets / similar
+    def _load_facets(self) -> None:
+        if not self._closing:  # a refresh batch ended by the shutdown restarts the timer
+            self.gallery_service.load_facets()
+
     def _on_facets(self, domains: list[tuple[str, int]],
                    viewports: list[tuple[tuple[int, int], int]]) -> None:
         self.filter_bar.set_domains(domains)
@@ -908,7 +919,7 @@ class MainWindow(QMainWindow):
             return None
         try:
             files = export_copies(ready, drag_folder(), self.ctx.settings.filename_template)
-        except OSError as exc:
+        except (OSError, ShotDeskError) as exc:
             self.show_message(f"Cannot prepare the files to drag: {exc}", 10_000)
             return None
         return drag_mime(files) if files else None
@@ -1019,7 +1030,6 @@ class MainWindow(QMainWindow):
             await self.gallery_service.finish_writes()
             self.capture_service.cancel_all()
             await self.ctx.tasks.cancel_all()
-            self._facets_timer.stop()  # restarted by a refresh batch the cancellation finished
             self.thumbnails.shutdown()
             gc.unfreeze()  # the model froze its rows (GalleryModel.fetchMore); let them go
             aclose: Callable[[], Coroutine[Any, Any, None]] | None = getattr(self.ctx.pipeline, "aclose",

@@ -227,9 +227,11 @@ def make_window(pipeline: Any, tasks: TaskRegistry, prefs: Any, providers: Any =
 
 @pytest.fixture
 def window(qtbot: Any, qloop: Any, tasks: TaskRegistry, library: Library, prefs: Any) -> Iterator[Any]:
-    """A shown window over :class:`FakePipeline`; shut down (compare windows closed) afterwards."""
+    """A shown window over :class:`FakePipeline`; shut down (compare windows closed) afterwards.
+
+    Not ``qtbot.addWidget``: pytest-qt closes and deletes registered widgets before fixtures are
+    torn down, which would delete the window while its shutdown coroutine is still running."""
     win = make_window(FakePipeline(library), tasks, prefs)
-    qtbot.addWidget(win)
     win.show()
     yield win
     for dialog in win._open_compare_dialogs():
@@ -237,6 +239,7 @@ def window(qtbot: Any, qloop: Any, tasks: TaskRegistry, library: Library, prefs:
     if not win._closed:
         win.close()
         wait_until(qtbot, lambda: win._closed, what="shutdown")
+    win.deleteLater()
 
 
 @pytest.fixture

@@ -96,3 +96,25 @@ def test_a_note_typed_just_before_closing_the_window_is_saved(qtbot: Any, window
     window.close()
     wait_until(qtbot, lambda: window._closed, what="shutdown")
     assert getattr(library.get(capture.id), "note", "") == "Last words"
+
+
+def test_dragged_files_are_named_like_exported_ones(qtbot: Any, window: Any, library: Library,
+                                                    tmp_path: Any) -> None:
+    """One file-name template, one naming: a tile dragged out and the same tile exported to a
+    folder get the same name (time, path and device tokens included)."""
+    from pathlib import Path
+
+    from shotdesk.core.export import export_folder
+    from shotdesk.ui.gallery_model import Role
+
+    capture = add_capture(library, "https://names.example/")
+    template = "{domain}_{path}_{device}_{date}_{time}.{ext}"
+    window.ctx.settings.filename_template = template
+    window.model.reload()
+    wait_until(qtbot, lambda: window.proxy.rowCount() == 1, what="the tile")
+    index = window.proxy.index(0, 0)
+    assert index.data(Role.CAPTURE).id == capture.id
+    mime = window._drag_mime([index])
+    dragged = [Path(u.toLocalFile()).name for u in mime.urls()]
+    exported = export_folder([capture], tmp_path / "out", template=template)
+    assert dragged == list(exported.files.values())
