@@ -13,6 +13,7 @@ import contextlib
 import html
 import io
 import json
+import logging
 import os
 import re
 import string
@@ -33,6 +34,8 @@ from shotdesk.core.blobs import atomic_copy, atomic_write, storage_error
 from shotdesk.core.errors import InvalidSpec, StorageError
 from shotdesk.core.library import Capture
 from shotdesk.core.thumbnails import THUMB_EXT, default_font, make_thumbnail, placeholder_thumbnail
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TEMPLATE = "{domain}_{width}x{height}_{date}.{ext}"
 #: Placeholders a file-name template may use.
@@ -369,16 +372,23 @@ def responsive_sheet(captures: Sequence[Capture], out_path: Path, *, title: str 
     Each picture is brought to CSS pixels (its device scale divided out) and, by default, cropped
     to its first screen (the viewport), then all are scaled by one factor so the tallest fits
     ``max_height``: a phone looks phone-sized next to a desktop. Labels give the device name and
-    the viewport. The format follows ``out_path``'s extension (png, jpg, webp).
+    the viewport. The format follows ``out_path``'s extension (png, jpg, webp). A picture damaged
+    in the cache is left out (logged); :class:`StorageError` when none can be read.
     """
     usable = [c for c in captures if c.is_raster and c.blob_path is not None and c.blob_path.is_file()]
     if not usable:
         raise StorageError("None of the selected captures has an image to put on a responsive sheet",
                            hint="select image captures whose files are in the cache (not PDFs)")
     shots: list[tuple[Capture, Image.Image]] = []
+    unreadable: list[Capture] = []
     for c in usable:
-        with Image.open(c.blob_path) as src:  # type: ignore[arg-type]
-            img = src.convert("RGB")
+        try:
+            with Image.open(c.blob_path) as src:  # type: ignore[arg-type]
+                img = src.convert("RGB")
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            log.warning("responsive sheet: capture %s has an unreadable picture: %s", c.id, exc)
+            unreadable.append(c)
+            continue
         vw, vh = c.viewport if c.viewport[0] else (img.width, img.height)
         scale = img.width / vw if vw else 1.0
         css = img.resize((max(1, round(img.width / scale)), max(1, round(img.height / scale))),
@@ -386,6 +396,10 @@ def responsive_sheet(captures: Sequence[Capture], out_path: Path, *, title: str 
         if crop_to_viewport and vh and css.height > vh:
             css = css.crop((0, 0, css.width, vh))
         shots.append((c, css))
+    if not shots:
+        raise StorageError(
+            f"The selected captures' pictures cannot be read ({len(unreadable)} damaged in the cache)",
+            hint="re-capture them (Re-capture in the gallery, or `shotdesk refresh`), then try again")
     k = min(1.0, max_height / max(img.height for _, img in shots))
     pad, gap, label_h = 40, 36, 56
     header_h = 70

@@ -187,6 +187,26 @@ def test_responsive_sheet(library: Library, clock: FakeClock, tmp_path: Path) ->
         export.responsive_sheet([pdf], tmp_path / "none.png")
 
 
+def test_responsive_sheet_skips_a_damaged_picture(library: Library, clock: FakeClock, tmp_path: Path) -> None:
+    url = "https://responsive.test/"
+    specs = [CaptureSpec(url=url, device="Phone", width=390, height=844, scale=1),
+             CaptureSpec(url=url, device="Desktop", width=1440, height=900, scale=1)]
+    phone, desktop = (library.add(s, result_for(s, png(*s.output_size, color=(200, 40, 40))), elapsed_ms=1)
+                      for s in specs)
+    assert desktop.blob_path is not None and phone.blob_path is not None
+    desktop.blob_path.write_bytes(b"<html>not a picture</html>")  # damaged in the cache
+    out = export.responsive_sheet([phone, desktop], tmp_path / "sheet.png", max_height=900)
+    img = Image.open(out)
+    # only the phone's column: 40 + 390 + 40 wide
+    assert img.width == 40 * 2 + 390
+    assert img.convert("RGB").getpixel((40 + 195, 40 + 70 + 400)) == (200, 40, 40)
+    phone.blob_path.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.raises(StorageError, match="cannot be read") as info:
+        export.responsive_sheet([phone, desktop], tmp_path / "none.png")
+    assert "re-capture" in (info.value.hint or "")
+    assert not (tmp_path / "none.png").exists()
+
+
 def test_export_dates_are_local(library: Library, clock: FakeClock) -> None:
     spec = CaptureSpec(url="https://example.com/")
     cap = library.add(spec, result_for(spec), elapsed_ms=1)
