@@ -836,9 +836,13 @@ class Library:
         return self._capture(rows[0]) if rows else None
 
     def list(self, *, query: str = "", provider: str | None = None, format: str | None = None,
-             limit: int = 100, offset: int = 0, newest_first: bool = True,
+             limit: int = 100, offset: int = 0, newest_first: bool = True, after: Capture | None = None,
              **filters: Any) -> builtins.list[Capture]:
         """Captures matching the filters, newest first by default.
+
+        Paging: ``after`` (keyset) starts behind that row in this order, as cheap deep in the
+        list as at its top and unaffected by rows added or removed meanwhile; ``offset`` skips
+        rows (SQLite still reads them).
 
         ``query``: full-text search (FTS5) over URL, title and note; every word must occur
         (substring match for words of 3+ characters with the trigram tokenizer).
@@ -849,6 +853,12 @@ class Library:
         """
         where, params = self._where(query=query, provider=provider, format=format, **filters)
         order = "DESC" if newest_first else "ASC"
+        if after is not None:
+            # The row's stored time, exact (a datetime round trip may move it by a microsecond);
+            # the Capture's own time if the row has been purged meanwhile.
+            where += (f" AND (c.captured_at, c.id) {'<' if newest_first else '>'} "
+                      "(coalesce((SELECT captured_at FROM captures WHERE id = ?), ?), ?)")
+            params += [after.id, after.captured_at.timestamp(), after.id]
         sql = (f"SELECT {_COLUMNS} FROM captures c WHERE {where} "
                f"ORDER BY c.captured_at {order}, c.id {order} LIMIT ? OFFSET ?")
         rows = self._query(sql, [*params, max(0, int(limit)), max(0, int(offset))])

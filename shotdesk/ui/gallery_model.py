@@ -4,7 +4,8 @@ Rows are *tiles*: a gallery row (``Capture``) or a queue job that has no row yet
 running, or failed without a record). ``rowCount`` is what was fetched so far;
 ``canFetchMore``/``fetchMore`` load the next batch from SQLite when the view scrolls near the end
 (the Qt ``fetchmore`` example, with the correct ``beginInsertRows`` bound), so 10,000 captures
-open as fast as 200.
+open as fast as 200. Pages are keyed by the last row read (``Library.list(after=…)``): the page
+near row 10,000 costs what the first does, and rows added or removed meanwhile shift nothing.
 
 The model adapts; it decides nothing. The capture service's signals are connected with
 :meth:`connect_service`; the window calls :meth:`set_filter`, :meth:`remove_captures`,
@@ -152,7 +153,7 @@ class GalleryModel(QAbstractListModel):
         self._batch = max(1, batch_size)
         self._tiles: list[Tile] = []
         self._ids: set[int] = set()
-        self._offset = 0  # library rows consumed by fetchMore
+        self._last: Capture | None = None  # the last library row fetchMore read: the next page's key
         self._exhausted = False
         self._resetting = False
         self._total = 0
@@ -175,14 +176,15 @@ class GalleryModel(QAbstractListModel):
         if parent.isValid() or self._exhausted or self._resetting:
             return
         try:
-            rows = self._library.list(limit=self._batch, offset=self._offset,
+            rows = self._library.list(limit=self._batch, after=self._last,
                                       newest_first=self._newest_first, **self._query_kwargs)
         except (ShotDeskError, OSError) as exc:
             self._exhausted = True
             log.error("could not read the gallery: %s", exc)
             self.load_failed.emit(str(exc))
             return
-        self._offset += len(rows)
+        if rows:
+            self._last = rows[-1]
         if len(rows) < self._batch:
             self._exhausted = True
         new = [c for c in rows if c.id not in self._ids]
@@ -274,7 +276,7 @@ class GalleryModel(QAbstractListModel):
             self.beginResetModel()
             self._tiles = [t for t in self._tiles if t.capture is None]
             self._ids.clear()
-            self._offset = 0
+            self._last = None
             self._exhausted = False
             self.endResetModel()
         finally:
@@ -357,7 +359,6 @@ class GalleryModel(QAbstractListModel):
         tile.capture, tile.job, tile.cached, tile.spec = capture, None, cached, None
         self._ids.add(capture.id)
         if not cached and self._matches(capture):
-            self._offset += 1  # a new newest row in the library: keep later pages aligned
             self._set_total(self._total + 1)
         self._changed(row)
 
@@ -369,7 +370,6 @@ class GalleryModel(QAbstractListModel):
                 tile.capture, tile.job, tile.spec = capture, None, None
                 self._ids.add(capture.id)
                 if self._matches(capture):
-                    self._offset += 1
                     self._set_total(self._total + 1)
                 self._changed(row)
             else:
@@ -392,7 +392,6 @@ class GalleryModel(QAbstractListModel):
             capture = self._tiles[row].capture
             self._remove_row(row)
             if capture is not None and self._matches(capture):
-                self._offset = max(0, self._offset - 1)
                 self._set_total(self._total - 1)
 
     def remove_captures(self, ids: list[int]) -> None:
@@ -416,7 +415,6 @@ class GalleryModel(QAbstractListModel):
         self._ids.add(capture.id)
         self.endInsertRows()
         if self._matches(capture):
-            self._offset += 1
             self._set_total(self._total + 1)
 
     def remove_tile(self, row: int) -> None:

@@ -134,3 +134,18 @@ def test_delete_and_restore_keep_order(qapp, library: Library, batch: int) -> No
     model.put_capture(restored)
     assert [model.index(r, 0).data(Role.ID) for r in range(5)] == [c.id for c in reversed(caps)]
     assert not model.canFetchMore(QModelIndex())
+
+
+def test_later_pages_survive_changes_the_model_was_not_told_about(qapp, library: Library) -> None:
+    """Another process (the CLI) deletes loaded rows and adds a capture while the window shows the
+    first page: scrolling on brings every other row exactly once."""
+    caps = fill(library, 25)
+    model = GalleryModel(library, batch_size=10)
+    assert model.rowCount() == 10
+    library.delete(caps[-3].id)  # loaded rows (third and fifth newest); the model is not told
+    library.delete(caps[-5].id)
+    add_capture(library, "https://elsewhere.example/")  # newer than every loaded row
+    model.fetch_all()
+    shown = [model.index(r, 0).data(Role.ID) for r in range(model.rowCount())]
+    expected = [c.id for c in reversed(caps)]
+    assert shown == expected  # the deleted rows stay until a reload; none skipped, none twice

@@ -345,6 +345,12 @@ def test_list_filters_and_paging(library: Library, clock: FakeClock) -> None:
     assert times == sorted(times, reverse=True)
     assert [c.id for c in library.list(limit=3, newest_first=False)] == sorted(ids)[:3]
 
+    # keyset pages (after=) give the same rows as offset pages
+    keyed = library.list(limit=10)
+    keyed += library.list(limit=10, after=keyed[-1])
+    keyed += library.list(limit=10, after=keyed[-1])
+    assert [c.id for c in keyed] == ids
+
     assert library.count(provider="snapsharp") == 12
     assert all(c.provider == "snapsharp" for c in library.list(provider="snapsharp"))
     assert library.count(format="jpeg") == 9 and library.count(format="jpg") == 9
@@ -370,3 +376,34 @@ def test_delete_and_restore(library: Library) -> None:
     assert library.purge_deleted() == 1
     assert library.get(cap.id, include_deleted=True) is None
     assert not cap.blob_path.exists()
+
+
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_keyset_pages_through_equal_times_and_changes(library: Library, clock: FakeClock,
+                                                      newest_first: bool) -> None:
+    """Rows stored in the same instant (a bulk import) are neither skipped nor repeated, and rows
+    added or deleted between pages shift nothing."""
+    caps = []
+    for i in range(12):
+        if i % 4 == 0:
+            clock.advance(0.1234567)  # not a whole microsecond: the stored time is what counts
+        spec = CaptureSpec(url=f"https://same{i}.example/")
+        caps.append(library.add(spec, result_for(spec, png(color=(i, 9, 9))), elapsed_ms=1))
+    expected = [c.id for c in library.list(limit=100, newest_first=newest_first)]
+    assert sorted(expected) == sorted(c.id for c in caps)
+
+    got: list[int] = []
+    last = None
+    for n in range(20):
+        page = library.list(limit=5, after=last, newest_first=newest_first)
+        if not page:
+            break
+        got += [c.id for c in page]
+        last = page[-1]
+        if n == 0:  # between pages: a new capture, and one row deleted on each side of the cursor
+            spec = CaptureSpec(url="https://later.example/")
+            clock.advance(5)
+            extra = library.add(spec, result_for(spec, png(color=(1, 2, 3))), elapsed_ms=1)
+            library.delete(expected[1])
+            library.delete(expected[8])
+    assert got == [i for i in expected if i != expected[8]] + ([] if newest_first else [extra.id])
