@@ -1,8 +1,9 @@
 """Drag and drop: tiles out as real files, links in as captures.
 
 Out: other apps get *copies* of the captures in a temporary export folder, named by the settings'
-file-name template, collision-safe (:mod:`shotdesk.services.qt_export`). The mime data holds their
-file URLs (``text/uri-list``) and, for a single raster tile, the image itself.
+file-name template, collision-safe, made ahead while the selection is made
+(:class:`shotdesk.services.qt_export.DragCopies`). The mime data holds their file URLs
+(``text/uri-list``) and, for a single raster tile, the image, read only when a drop asks for it.
 
 In: :func:`urls_from_mime` finds capturable web addresses in links, text (several URLs, one per
 line or mixed with prose) and ``.url`` / ``.webloc`` files.
@@ -16,8 +17,9 @@ import plistlib
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QMimeData, QUrl
+from PySide6.QtCore import QByteArray, QMetaType, QMimeData, QUrl
 from PySide6.QtGui import QImage
 
 from shotdesk.core.errors import InvalidSpec
@@ -28,16 +30,48 @@ log = logging.getLogger(__name__)
 _URL_RE = re.compile(r"""(?i)\bhttps?://[^\s<>"'`]+""")
 
 
+_IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
+_QT_IMAGE = "application/x-qt-image"
+
+
+class FileDragMime(QMimeData):
+    """File URLs and text for a drag; for a single picture also the image, read only on demand.
+
+    A drop target that wants the image (an editor, a chat box) asks for it at the drop; most
+    take the file. Decoding a full-page capture when the drag starts would freeze the window.
+    """
+
+    def __init__(self, files: Sequence[Path], *, image_of_single: bool = True) -> None:
+        super().__init__()
+        self.setUrls([QUrl.fromLocalFile(str(p)) for p in files])
+        self.setText("\n".join(str(p) for p in files))
+        single = files[0] if image_of_single and len(files) == 1 else None
+        self._image_type = _IMAGE_TYPES.get(single.suffix.lower()) if single else None
+        self._image_file = single if self._image_type else None
+
+    def formats(self) -> list[str]:
+        extra = [self._image_type, _QT_IMAGE] if self._image_type else []
+        return [*super().formats(), *extra]
+
+    def hasFormat(self, mimetype: str) -> bool:
+        return mimetype in self.formats()
+
+    def retrieveData(self, mimetype: str, preferredType: QMetaType | QMetaType.Type) -> Any:
+        if self._image_file is not None and mimetype in (self._image_type, _QT_IMAGE):
+            try:
+                if mimetype == _QT_IMAGE:
+                    image = QImage(str(self._image_file))
+                    return None if image.isNull() else image
+                return QByteArray(self._image_file.read_bytes())
+            except OSError as exc:
+                log.info("could not read %s for a drop: %s", self._image_file, exc)
+                return None
+        return super().retrieveData(mimetype, preferredType)
+
+
 def drag_mime(files: Sequence[Path], *, image_of_single: bool = True) -> QMimeData:
     """Mime data for files handed to another app: file URLs, plus the image for a single file."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in files])
-    if image_of_single and len(files) == 1 and files[0].suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
-        image = QImage(str(files[0]))
-        if not image.isNull():
-            mime.setImageData(image)
-    mime.setText("\n".join(str(p) for p in files))
-    return mime
+    return FileDragMime(files, image_of_single=image_of_single)
 
 
 # ---------------------------------------------------------------------------------- drop / paste in

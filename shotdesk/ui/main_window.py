@@ -78,7 +78,7 @@ from shotdesk.core.settings import Settings
 from shotdesk.core.spec import CaptureSpec
 from shotdesk.services import qt_desktop
 from shotdesk.services.capture_service import CaptureService, PipelineLike
-from shotdesk.services.qt_export import drag_folder, export_copies
+from shotdesk.services.qt_export import DragCopies, drag_folder, export_copies
 from shotdesk.services.qt_gallery import CaptureBatch, GalleryService, LibraryJobs
 from shotdesk.services.qt_settings import SettingsService
 from shotdesk.services.qt_thumbnails import ThumbnailLoader
@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         self.gallery_service = GalleryService(ctx.library, tasks, parent=self)
         self.settings_service = SettingsService(ctx.settings, parent=self)
         self.thumbnails = ThumbnailLoader(parent=self)
+        self.drag_copies = DragCopies()  # files for a drag, copied while the selection is made
         self.library_jobs = LibraryJobs(ctx.library, self.capture_service, tasks, parent=self)
         self.library_actions = LibraryActions(self)
 
@@ -366,6 +367,7 @@ class MainWindow(QMainWindow):
         self.filter_bar.filter_changed.connect(self.apply_filter)
         self.view.selectionModel().currentChanged.connect(self._on_current)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self._prepare_drag())
         self.view.doubleClicked.connect(lambda _i: self.open_in_viewer())
         self.view.preview_requested.connect(lambda _i: self.preview_current())
         self.view.delete_requested.connect(self.delete_selected)
@@ -918,11 +920,16 @@ class MainWindow(QMainWindow):
         if not ready:
             return None
         try:
-            files = export_copies(ready, drag_folder(), self.ctx.settings.filename_template)
+            files = self.drag_copies.files(ready, self.ctx.settings.filename_template)
         except (OSError, ShotDeskError) as exc:
-            self.show_message(f"Cannot prepare the files to drag: {exc}", 10_000)
+            self.show_message(f"Cannot drag the files: {exc}", 10_000)
             return None
         return drag_mime(files) if files else None
+
+    def _prepare_drag(self) -> None:
+        """Copy the selection for a drag that may follow, in a worker thread (see DragCopies)."""
+        if not self._closing:
+            self.drag_copies.prepare(self.selected_captures(), self.ctx.settings.filename_template)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.source() is None and mime_has_urls(event.mimeData()):
@@ -1031,6 +1038,7 @@ class MainWindow(QMainWindow):
             self.capture_service.cancel_all()
             await self.ctx.tasks.cancel_all()
             self.thumbnails.shutdown()
+            self.drag_copies.close()
             gc.unfreeze()  # the model froze its rows (GalleryModel.fetchMore); let them go
             aclose: Callable[[], Coroutine[Any, Any, None]] | None = getattr(self.ctx.pipeline, "aclose",
                                                                              None)

@@ -119,10 +119,16 @@ def test_drag_out_gives_existing_files_with_template_names(qtbot, qloop, window,
         return Qt.DropAction.CopyAction
 
     monkeypatch.setattr(window.view, "exec_drag", fake_exec)
+    # Selecting started the copies in a worker thread; the drag hands over those very files.
+    template = window.ctx.settings.filename_template
+    wait_until(qtbot, lambda: window.drag_copies.ready_for(window.selected_captures(), template),
+               what="the files to drag")
     window.view.startDrag(Qt.DropAction.CopyAction)
     (mime,) = dragged
     files = [Path(u.toLocalFile()) for u in mime.urls()]
     assert len(files) == 2 and all(f.is_file() for f in files)
+    assert len({f.parent for f in files}) == 1
+    assert sorted(files[0].parent.iterdir()) == sorted(files)  # made ahead, nothing else there
     pattern = re.compile(r"^site[12]\.example_160x90_\d{4}-\d{2}-\d{2}\.(png|jpg)$")
     assert all(pattern.match(f.name) for f in files), [f.name for f in files]
     blob = caps[2].blob_path
@@ -136,8 +142,12 @@ def test_drag_out_gives_existing_files_with_template_names(qtbot, qloop, window,
     window.view.startDrag(Qt.DropAction.CopyAction)
     single = dragged[-1]
     assert len(single.urls()) == 1 and single.hasImage()
-    image = QImage(single.imageData())
+    image = QImage(single.imageData())  # decoded when the drop asks, not when the drag starts
     assert (image.width(), image.height()) == (160, 90)
+    (single_file,) = [Path(u.toLocalFile()) for u in single.urls()]
+    media = "image/png" if single_file.suffix == ".png" else "image/jpeg"
+    assert single.hasFormat(media)
+    assert bytes(single.data(media).data()) == single_file.read_bytes()
 
 
 def test_dropping_a_link_queues_a_capture(qtbot, qloop, window, pipeline) -> None:

@@ -1,0 +1,138 @@
+"""DragCopies: files for a drag copied ahead in a worker thread, from a real library's blobs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from shotdesk.core.errors import StorageError
+from shotdesk.core.library import Capture, Library
+from shotdesk.core.spec import CaptureSpec
+from shotdesk.services.qt_export import DragCopies
+from tests.library.util import png, result_for
+
+TEMPLATE = "{domain}_{id}.{ext}"
+
+
+@pytest.fixture
+def library() -> Iterator[Library]:
+    lib = Library()  # the isolated XDG folders (tests/conftest.py)
+    yield lib
+    lib.close()
+
+
+def captures(library: Library, n: int, start: int = 0) -> list[Capture]:
+    out = []
+    for i in range(start, start + n):
+        spec = CaptureSpec(url=f"https://drag{i}.example/", width=400, height=300)
+        out.append(library.add(spec, result_for(spec, png(400, 300, color=(i * 20, 80, 160))), elapsed_ms=1))
+    return out
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def folders(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
+
+
+def test_prepared_copies_are_handed_over_without_copying_again(library: Library, tmp_path: Path) -> None:
+    caps = captures(library, 3)
+    copies = DragCopies(tmp_path / "drag")
+    try:
+        copies.prepare(caps, TEMPLATE)
+        wait_for(lambda: copies.ready_for(caps, TEMPLATE), "the copies")
+        (folder,) = folders(tmp_path / "drag")
+        made = sorted(folder.iterdir())
+        stamps = {p: p.stat().st_mtime_ns for p in made}
+        files = copies.files(caps, TEMPLATE)
+        assert sorted(files) == made  # the prepared files themselves
+        assert {p: p.stat().st_mtime_ns for p in files} == stamps  # not written again
+        names = sorted(f"drag{i}.example_{c.id}.png" for i, c in enumerate(caps))
+        assert sorted(p.name for p in files) == names
+        for cap, path in zip(caps, files, strict=True):
+            assert cap.blob_path is not None
+            assert path.read_bytes() == cap.blob_path.read_bytes()
+            assert path != cap.blob_path
+        # The next drag of the same selection gets fresh copies; the handed-over ones stay.
+        wait_for(lambda: copies.ready_for(caps, TEMPLATE), "fresh copies")
+        assert all(p.is_file() for p in files)
+        assert len(folders(tmp_path / "drag")) == 2
+    finally:
+        copies.close()
+    # close() removes copies nobody dragged, keeps what was handed over
+    assert folders(tmp_path / "drag") == [files[0].parent]
+
+
+def test_the_newest_selection_wins(library: Library, tmp_path: Path) -> None:
+    first, second = captures(library, 4), captures(library, 2, start=10)
+    copies = DragCopies(tmp_path / "drag")
+    try:
+        copies.prepare(first, TEMPLATE)
+        copies.prepare(second, TEMPLATE)
+        wait_for(lambda: copies.ready_for(second, TEMPLATE), "the second selection's copies")
+        assert not copies.ready_for(first, TEMPLATE)
+        # the first selection's copies, made or not, are gone: one folder, the second's files
+        wait_for(lambda: len(folders(tmp_path / "drag")) == 1, "the overtaken copies to go")
+        (folder,) = folders(tmp_path / "drag")
+        assert sorted(p.name for p in folder.iterdir()) == sorted(
+            f"drag{10 + i}.example_{c.id}.png" for i, c in enumerate(second))
+    finally:
+        copies.close()
+
+
+def test_a_small_unprepared_selection_is_copied_at_once(library: Library, tmp_path: Path) -> None:
+    caps = captures(library, 2)
+    copies = DragCopies(tmp_path / "drag")
+    try:
+        files = copies.files(caps, TEMPLATE)  # no prepare(): a drag straight after a click
+        assert len(files) == 2 and all(p.is_file() for p in files)
+        assert copies.files([], TEMPLATE) == []
+    finally:
+        copies.close()
+
+
+def test_a_large_unprepared_selection_says_what_to_do(library: Library, tmp_path: Path) -> None:
+    caps = captures(library, 3)
+    copies = DragCopies(tmp_path / "drag", at_once_limit=(2, 10**9))
+    try:
+        with pytest.raises(StorageError, match="still being prepared") as info:
+            copies.files(caps, TEMPLATE)
+        assert "again in a moment" in info.value.hint
+        # asking started the preparation: the next drag has its files
+        wait_for(lambda: copies.ready_for(caps, TEMPLATE), "the copies")
+        assert len(copies.files(caps, TEMPLATE)) == 3
+    finally:
+        copies.close()
+
+    too_many = DragCopies(tmp_path / "drag2", prepare_limit=(2, 10**9), at_once_limit=(1, 10**9))
+    try:
+        too_many.prepare(caps, TEMPLATE)  # over the limit: nothing is copied
+        with pytest.raises(StorageError, match="too many to drag at once") as info:
+            too_many.files(caps, TEMPLATE)
+        assert "Export" in info.value.hint
+        assert not any((tmp_path / "drag2").rglob("*.png"))
+    finally:
+        too_many.close()
+
+
+def test_failed_and_missing_captures_are_left_out(library: Library, tmp_path: Path) -> None:
+    ready = captures(library, 1)
+    failed = library.add_failed(CaptureSpec(url="https://broken.example/"), "DNS lookup failed")
+    copies = DragCopies(tmp_path / "drag")
+    try:
+        copies.prepare([*ready, failed], TEMPLATE)
+        wait_for(lambda: copies.ready_for([*ready, failed], TEMPLATE), "the copies")
+        dragged = copies.files([*ready, failed], TEMPLATE)
+        assert [p.name for p in dragged] == [f"drag0.example_{ready[0].id}.png"]
+        assert copies.files([failed], TEMPLATE) == []
+    finally:
+        copies.close()
