@@ -10,8 +10,10 @@
   commit rolls the row back and removes the files this call wrote, unless another row uses them.
 * Rows are never lost to the cache: when a blob vanishes (the OS or the user purged the cache,
   LRU eviction) its row turns ``missing`` and can be re-captured from its stored spec.
-* Sync and thread-safe: one connection, guarded by a lock, ``check_same_thread=False``. Async
-  callers use ``asyncio.to_thread``; Pillow work (thumbnails, hashes, diffs) runs outside the lock.
+* Sync and thread-safe: writes go through one connection under a lock; reads use a read-only
+  connection of the calling thread (WAL readers neither wait for each other nor for the writer),
+  so the window's page of rows never queues behind an integrity check in a worker. Async callers
+  use ``asyncio.to_thread``; Pillow work (thumbnails, hashes, diffs) runs outside the lock.
 
 No Qt here. API keys are never stored: a CaptureSpec has none and provider metadata arrives redacted.
 """
@@ -315,6 +317,10 @@ class Library:
         #: Set when a damaged index was moved aside at open (message for the user).
         self.recovery: StorageError | None = None
         self._db: sqlite3.Connection | None = None
+        #: Per-thread read-only connections (see :meth:`_query`); all of them, to close them.
+        self._local = threading.local()
+        self._readers: builtins.list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         self._fts = "trigram"
         try:
             self._db = self._open()
@@ -462,7 +468,10 @@ class Library:
             return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._readers_lock:
+            for reader in self._readers:
+                reader.close()  # a thread reading right now finishes first (sqlite3 serialises)
+            self._readers.clear()
             if self._db is not None:
                 with contextlib.suppress(sqlite3.Error):
                     self._db.execute("PRAGMA optimize")
@@ -478,7 +487,7 @@ class Library:
     @property
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
-            raise StorageError("The gallery is closed", hint="reopen the library")
+            raise _closed_error()
         return self._db
 
     @contextlib.contextmanager
@@ -486,6 +495,8 @@ class Library:
         """One write transaction under the lock; rolled back on any error."""
         with self._lock:
             db = self._conn
+            depth = getattr(self._local, "tx_depth", 0)
+            self._local.tx_depth = depth + 1
             try:
                 db.execute("BEGIN IMMEDIATE")
                 yield db
@@ -496,15 +507,48 @@ class Library:
                 if isinstance(exc, sqlite3.DatabaseError) and _is_known(exc):
                     raise _sqlite_error(exc, self.index_path) from None
                 raise
+            finally:
+                self._local.tx_depth = depth
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[sqlite3.Row]:
-        with self._lock:
+        """Rows of a read, on this thread's read connection: no wait for the lock or the writer.
+
+        Inside a write transaction the read goes through the writing connection, so it sees
+        what the transaction wrote.
+        """
+        try:
+            if getattr(self._local, "tx_depth", 0):
+                with self._lock:
+                    return self._conn.execute(sql, params).fetchall()
+            return self._reader().execute(sql, params).fetchall()
+        except sqlite3.ProgrammingError:
+            if self._db is None:  # closed by another thread during this read
+                raise _closed_error() from None
+            raise
+        except sqlite3.DatabaseError as exc:
+            if _is_known(exc):
+                raise _sqlite_error(exc, self.index_path) from None
+            raise
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection, opened on first use."""
+        reader: sqlite3.Connection | None = getattr(self._local, "reader", None)
+        if reader is not None and self._db is not None:
+            return reader
+        with self._readers_lock:  # not the write lock: a thread's first read must not wait for a write
+            if self._db is None:
+                raise _closed_error()
             try:
-                return self._conn.execute(sql, params).fetchall()
-            except sqlite3.DatabaseError as exc:
-                if _is_known(exc):
-                    raise _sqlite_error(exc, self.index_path) from None
-                raise
+                reader = sqlite3.connect(str(self.index_path), check_same_thread=False,
+                                         isolation_level=None, timeout=10.0)
+                reader.execute("PRAGMA query_only = ON")
+            except sqlite3.Error as exc:
+                raise StorageError(f"Cannot read the gallery index {self.index_path}: {exc}",
+                                   hint="check that the file is readable") from None
+            reader.row_factory = sqlite3.Row
+            self._readers.append(reader)
+        self._local.reader = reader
+        return reader
 
     # ------------------------------------------------------------------------------------ writes
     def add(self, spec: CaptureSpec, result: CaptureResult, *, elapsed_ms: int,
@@ -1293,6 +1337,10 @@ def _parse_viewport(value: tuple[int, int] | str) -> tuple[int, int]:
         w, _, h = value.lower().replace("×", "x").partition("x")
         return int(w), int(h)
     return int(value[0]), int(value[1])
+
+
+def _closed_error() -> StorageError:
+    return StorageError("The gallery is closed", hint="reopen the library")
 
 
 def _is_known(exc: sqlite3.DatabaseError) -> bool:
