@@ -925,6 +925,13 @@ class Library:
                            "GROUP BY domain ORDER BY n DESC, domain")
         return [(r["domain"], int(r["n"])) for r in rows]
 
+    def viewports(self) -> builtins.list[tuple[tuple[int, int], int]]:
+        """The viewports (CSS px) the gallery's captures were taken at, most used first."""
+        rows = self._query("SELECT viewport_w, viewport_h, count(*) AS n FROM captures "
+                           "WHERE deleted_at IS NULL AND viewport_w > 0 AND viewport_h > 0 "
+                           "GROUP BY viewport_w, viewport_h ORDER BY n DESC, viewport_w, viewport_h")
+        return [((int(r["viewport_w"]), int(r["viewport_h"])), int(r["n"])) for r in rows]
+
     def _where(self, *, query: str = "", provider: str | None = None, format: str | None = None,
                status: str | Sequence[str] | None = None, key: str | None = None,
                domain: str | None = None, tag: str | None = None, favourite: bool | None = None,

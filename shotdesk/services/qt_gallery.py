@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -50,8 +49,6 @@ if TYPE_CHECKING:
     from shotdesk.services.capture_service import CaptureService
 
 EXPORT_KINDS = ("folder", "zip", "html")
-#: Rows scanned (newest first) for the viewport filter's choices.
-VIEWPORT_SCAN_ROWS = 3000
 
 log = logging.getLogger(__name__)
 
@@ -225,12 +222,7 @@ class GalleryService(QObject):
         """The domains and viewports in the gallery, most used first (``facets_loaded``)."""
 
         def work() -> tuple[list[tuple[str, int]], list[tuple[tuple[int, int], int]]]:
-            domains = self._library.domains()
-            seen: Counter[tuple[int, int]] = Counter()
-            for c in self._library.list(limit=VIEWPORT_SCAN_ROWS):
-                if c.viewport[0] and c.viewport[1]:
-                    seen[c.viewport] += 1
-            return domains, seen.most_common()
+            return self._library.domains(), self._library.viewports()
 
         async def run() -> None:
             domains, viewports = await asyncio.to_thread(work)

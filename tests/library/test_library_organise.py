@@ -160,6 +160,10 @@ def test_filters(library: Library, clock: FakeClock) -> None:
     assert library.count(domain="alpha.example", format="jpeg") == 1
     assert dict(library.domains()) == {"alpha.example": 1, "shop.alpha.example": 1, "beta.example": 2,
                                        "gamma.example": 1}
+    # failed rows have a viewport too; deleted rows do not count
+    assert library.viewports() == [((1280, 720), 4), ((390, 844), 1)]
+    library.delete(ids[1])
+    assert library.viewports() == [((1280, 720), 4)]
 
 
 def test_timeline_and_unchanged_flag(library: Library, clock: FakeClock) -> None:
