@@ -10,13 +10,13 @@ import httpx
 
 from shotdesk.capture.engine.common import (
     RenderOutput,
-    error_for_kind,
     error_kind,
     host_blocked,
     load_blocklist,
     parse_host_list,
 )
 from shotdesk.capture.engine.server import EngineServer
+from shotdesk.capture.providers.jobapi import ERROR_KINDS as JOB_ERROR_KINDS
 from shotdesk.core.errors import (
     CaptureTimeout,
     EngineCrashed,
@@ -222,7 +222,8 @@ def test_error_kinds_round_trip():
                       (InvalidRequest("x"), "invalid"), (EngineCrashed("x"), "engine"),
                       (RuntimeError("x"), "engine")):
         assert error_kind(exc) == kind
-        assert error_kind(error_for_kind(kind, "msg")) == kind
+        # the job-API client turns the kind back into the same typed error
+        assert error_kind(JOB_ERROR_KINDS[kind]("msg")) == kind
 
 
 def test_block_list_matches_hosts_and_their_subdomains():

@@ -14,13 +14,11 @@ from typing import Protocol
 
 from shotdesk.core.errors import (
     CaptureTimeout,
-    EngineCrashed,
     FormatLimit,
     InvalidRequest,
     InvalidSpec,
     PageLoadError,
     SelectorNotFound,
-    ShotDeskError,
 )
 from shotdesk.core.resources import resource_path
 from shotdesk.core.spec import CaptureSpec
@@ -48,15 +46,6 @@ def error_kind(exc: BaseException) -> str:
     if isinstance(exc, InvalidRequest | InvalidSpec):
         return "invalid"
     return "engine"
-
-
-def error_for_kind(kind: str | None, message: str, hint: str = "") -> ShotDeskError:
-    """The typed error for an ``error_kind`` (the inverse of :func:`error_kind`)."""
-    classes: dict[str, type[ShotDeskError]] = {
-        "page_load": PageLoadError, "selector_not_found": SelectorNotFound, "timeout": CaptureTimeout,
-        "format_limit": FormatLimit, "invalid": InvalidRequest,
-    }
-    return classes.get(kind or "", EngineCrashed)(message, hint=hint)
 
 
 @dataclass(frozen=True)
