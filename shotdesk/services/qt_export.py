@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shotdesk.core.blobs import storage_error
 from shotdesk.core.errors import ShotDeskError, StorageError
 from shotdesk.core.export import DEFAULT_TEMPLATE, export_folder, human_size
 
@@ -40,10 +41,13 @@ _KEEP_S = 24 * 3600
 def drag_folder(root: Path | None = None, *, prune: bool = True) -> Path:
     """A fresh folder for one drag's copies under the temporary directory; old ones are pruned."""
     base = root or Path(tempfile.gettempdir()) / "shotdesk-drag"
-    base.mkdir(parents=True, exist_ok=True)
-    if prune:
-        prune_drag_folders(base)
-    return Path(tempfile.mkdtemp(prefix="drag-", dir=base))
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        if prune:
+            prune_drag_folders(base)
+        return Path(tempfile.mkdtemp(prefix="drag-", dir=base))
+    except OSError as exc:
+        raise storage_error(exc, base, 0, "the files to drag") from None
 
 
 def prune_drag_folders(base: Path, keep_s: float = _KEEP_S) -> None:
@@ -100,6 +104,8 @@ class DragCopies:
         self._lock = threading.Lock()
         self._wanted: _Key | None = None
         self._ready: _Prepared | None = None
+        #: The last preparation that failed, and why (told at the drag instead of "wait").
+        self._failed: tuple[_Key, ShotDeskError | OSError] | None = None
         self._closed = False
 
     # ---------------------------------------------------------------- GUI thread
@@ -110,7 +116,7 @@ class DragCopies:
         with self._lock:
             if self._closed or key == self._wanted:
                 return
-            self._wanted = key
+            self._wanted, self._failed = key, None
         if ready and _within(ready, self._prepare_limit):
             self._executor.submit(self._make, ready, template, key)
 
@@ -124,17 +130,23 @@ class DragCopies:
             prepared = self._ready if self._ready is not None and self._ready.key == key else None
             if prepared is not None:
                 self._ready, self._wanted = None, None  # handed over: never removed as stale
+            failed = self._failed[1] if self._failed is not None and self._failed[0] == key else None
+            if failed is not None:
+                self._failed = None  # the next drag tries again
         if prepared is not None and all(f.is_file() for f in prepared.files):
             self.prepare(ready, template)  # fresh copies for a next drag of the same selection
             return prepared.files
         if not _within(ready, self._at_once_limit):
             total = human_size(sum(c.bytes for c in ready))
+            if failed is not None:
+                raise StorageError(f"The {len(ready)} files ({total}) to drag could not be prepared: "
+                                   f"{failed}", hint="use Export to folder… (Ctrl+E) instead")
             if _within(ready, self._prepare_limit):
                 self.prepare(ready, template)  # under way already, unless the selection never changed
                 raise StorageError(f"The {len(ready)} files ({total}) are still being prepared for dragging",
                                    hint="start the drag again in a moment")
             raise StorageError(f"{len(ready)} captures ({total}) are too many to drag at once",
-                               hint="use Export → To folder… instead")
+                               hint="use Export to folder… (Ctrl+E) instead")
         return export_copies(ready, drag_folder(self._root, prune=False), template)
 
     def ready_for(self, captures: Sequence[Capture], template: str = DEFAULT_TEMPLATE) -> bool:
@@ -161,7 +173,10 @@ class DragCopies:
             folder = drag_folder(self._root)
             files = export_copies(captures, folder, template)
         except (OSError, ShotDeskError) as exc:
-            log.info("could not prepare files to drag: %s", exc)  # the drag itself will say why
+            log.info("could not prepare files to drag: %s", exc)
+            with self._lock:
+                if key == self._wanted:
+                    self._wanted, self._failed = None, (key, exc)  # files() tells the user
             return
         made = _Prepared(key, folder, files)
         with self._lock:

@@ -136,3 +136,26 @@ def test_failed_and_missing_captures_are_left_out(library: Library, tmp_path: Pa
         assert copies.files([failed], TEMPLATE) == []
     finally:
         copies.close()
+
+
+def test_a_failed_preparation_is_told_at_the_drag(library: Library, tmp_path: Path) -> None:
+    caps = captures(library, 3)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the drag folder should go")
+    copies = DragCopies(blocked, at_once_limit=(2, 10**9))
+    try:
+        copies.prepare(caps, TEMPLATE)
+        deadline = time.monotonic() + 20
+        while True:  # "still being prepared" until the worker has failed
+            with pytest.raises(StorageError) as info:
+                copies.files(caps, TEMPLATE)
+            if "still being prepared" not in str(info.value) or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        assert "could not be prepared: Could not save the files to drag" in str(info.value)
+        assert "Export to folder" in info.value.hint
+        # a small selection is copied at once and fails with the storage problem itself
+        with pytest.raises(StorageError, match=f"Could not save the files to drag in {blocked}"):
+            copies.files(caps[:1], TEMPLATE)
+    finally:
+        copies.close()
