@@ -319,8 +319,9 @@ class Library:
         self._db: sqlite3.Connection | None = None
         #: Per-thread read-only connections (see :meth:`_query`); all of them, to close them.
         self._local = threading.local()
-        self._readers: builtins.list[sqlite3.Connection] = []
+        self._readers: builtins.list[_Reader] = []
         self._readers_lock = threading.Lock()
+        self._closed = False
         self._fts = "trigram"
         try:
             self._db = self._open()
@@ -468,9 +469,13 @@ class Library:
             return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
+        """Close the index; a read under way on another thread finishes first, later ones fail
+        with "The gallery is closed"."""
         with self._lock, self._readers_lock:
+            self._closed = True
             for reader in self._readers:
-                reader.close()  # a thread reading right now finishes first (sqlite3 serialises)
+                with reader.lock:  # waits for the statement it is running
+                    reader.conn.close()
             self._readers.clear()
             if self._db is not None:
                 with contextlib.suppress(sqlite3.Error):
@@ -520,32 +525,33 @@ class Library:
             if getattr(self._local, "tx_depth", 0):
                 with self._lock:
                     return self._conn.execute(sql, params).fetchall()
-            return self._reader().execute(sql, params).fetchall()
-        except sqlite3.ProgrammingError:
-            if self._db is None:  # closed by another thread during this read
-                raise _closed_error() from None
-            raise
+            reader = self._reader()
+            with reader.lock:
+                if self._closed:  # close() got the lock first
+                    raise _closed_error()
+                return reader.conn.execute(sql, params).fetchall()
         except sqlite3.DatabaseError as exc:
             if _is_known(exc):
                 raise _sqlite_error(exc, self.index_path) from None
             raise
 
-    def _reader(self) -> sqlite3.Connection:
+    def _reader(self) -> _Reader:
         """This thread's read-only connection, opened on first use."""
-        reader: sqlite3.Connection | None = getattr(self._local, "reader", None)
-        if reader is not None and self._db is not None:
+        reader: _Reader | None = getattr(self._local, "reader", None)
+        if reader is not None and not self._closed:
             return reader
         with self._readers_lock:  # not the write lock: a thread's first read must not wait for a write
-            if self._db is None:
+            if self._closed:
                 raise _closed_error()
             try:
-                reader = sqlite3.connect(str(self.index_path), check_same_thread=False,
-                                         isolation_level=None, timeout=10.0)
-                reader.execute("PRAGMA query_only = ON")
+                conn = sqlite3.connect(str(self.index_path), check_same_thread=False,
+                                       isolation_level=None, timeout=10.0)
+                conn.execute("PRAGMA query_only = ON")
             except sqlite3.Error as exc:
                 raise StorageError(f"Cannot read the gallery index {self.index_path}: {exc}",
                                    hint="check that the file is readable") from None
-            reader.row_factory = sqlite3.Row
+            conn.row_factory = sqlite3.Row
+            reader = _Reader(conn)
             self._readers.append(reader)
         self._local.reader = reader
         return reader
@@ -1344,6 +1350,15 @@ def _parse_viewport(value: tuple[int, int] | str) -> tuple[int, int]:
         w, _, h = value.lower().replace("×", "x").partition("x")
         return int(w), int(h)
     return int(value[0]), int(value[1])
+
+
+@dataclass
+class _Reader:
+    """A thread's read connection; ``lock`` is held while a statement runs, so that
+    :meth:`Library.close` never closes a connection under a running read."""
+
+    conn: sqlite3.Connection
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _closed_error() -> StorageError:

@@ -94,3 +94,45 @@ def test_reads_from_many_threads_and_close(tmp_path, clock: FakeClock) -> None:
     library.close()
     with pytest.raises(StorageError, match="The gallery is closed"):
         library.list()
+
+
+def test_close_waits_for_reads_under_way_and_later_reads_say_closed(tmp_path, clock: FakeClock) -> None:
+    """Shutting down while workers still read (an integrity check, the facets) must neither crash
+    the process (a connection closed under a running statement) nor leak a raw sqlite3 error."""
+    library = Library(tmp_path / "gallery.sqlite3", tmp_path / "cache", clock=clock)
+    with library._tx() as db:  # enough rows that a filtered scan takes a while
+        db.executemany(
+            "INSERT INTO captures (key, url, domain, provider, format, width, height, bytes, status, "
+            "captured_at, last_access, spec, metadata, elapsed_ms, version) "
+            "VALUES (?, ?, ?, 'local', 'png', 1, 1, 0, 'failed', ?, ?, '{}', '{}', 0, 1)",
+            [(f"k{i}", f"https://s{i}.example/", f"s{i}.example", 1e9 + i, 1e9 + i) for i in range(20_000)])
+    started = threading.Barrier(4)
+    stop = threading.Event()
+    outcomes: list[str] = []
+
+    def read() -> None:
+        started.wait(WAIT_S)
+        for _ in range(10_000):
+            if stop.is_set():
+                return
+            try:
+                library.list(limit=5, favourite=True)  # scans every row
+                library.count(domain="nowhere.example")
+            except StorageError as exc:
+                outcomes.append(str(exc))
+                return
+            except Exception as exc:  # what must not happen
+                outcomes.append(f"raw: {exc!r}")
+                return
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for t in threads:
+        t.start()
+    started.wait(WAIT_S)
+    library.list(limit=5, favourite=True)  # the readers are mid-scan now
+    library.close()
+    stop.set()
+    for t in threads:
+        t.join(WAIT_S)
+    assert not any(t.is_alive() for t in threads)
+    assert all(o.startswith("The gallery is closed") for o in outcomes), outcomes
