@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 base = median_ms(partial(baseline_start, caps, tmp / "base"), args.repeat)
 
                 def prepared(caps: list[Capture] = caps) -> None:
+                    copies.prepare([], DEFAULT_TEMPLATE)  # a fresh selection each time: new copies
                     copies.prepare(caps, DEFAULT_TEMPLATE)  # the selection was made a moment ago
                     deadline = time.monotonic() + 60
                     while not copies.ready_for(caps, DEFAULT_TEMPLATE) and time.monotonic() < deadline:

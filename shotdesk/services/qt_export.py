@@ -72,7 +72,7 @@ def export_copies(captures: Sequence[Capture], folder: Path,
 #: A selection is copied ahead for dragging up to this many files and bytes (copies live in the
 #: temporary folder, often RAM-backed); a drag that was not prepared copies at once only up to
 #: the smaller bounds, since it waits on the window.
-PREPARE_LIMIT = (200, 512 * 1024 * 1024)
+PREPARE_LIMIT = (100, 256 * 1024 * 1024)
 AT_ONCE_LIMIT = (20, 64 * 1024 * 1024)
 
 _Key = tuple[str, tuple[tuple[int, str | None], ...]]
@@ -83,16 +83,32 @@ class _Prepared:
     key: _Key
     folder: Path
     files: list[Path]
+    #: (size, mtime) of each file as made: a receiving app that changed one makes the set stale.
+    stamps: list[tuple[int, int]]
+    #: Handed to a drag: another app may still read the folder, so it is never removed early.
+    used: bool = False
+
+    def intact(self) -> bool:
+        try:
+            return [_stamp(f) for f in self.files] == self.stamps
+        except OSError:
+            return False
+
+    def discard(self) -> None:
+        if not self.used:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class DragCopies:
     """Drag-out copies of the selection, made ahead in a worker thread.
 
     :meth:`prepare` is called on every selection change: the newest selection wins (a preparation
-    overtaken by a newer one is skipped, or its copies removed). :meth:`files` is called when a
-    drag starts: the prepared copies when they match, else small selections are copied at once
-    and large ones raise :class:`StorageError` saying to wait or to export. Handed-over copies
-    stay for the receiving app (:func:`prune_drag_folders` removes them a day later).
+    overtaken by a newer one is skipped, or its copies removed; a selection too large to prepare
+    drops the previous copies). :meth:`files` is called when a drag starts: the prepared copies
+    when they match and are unchanged — handed over again to a next drag of the same selection —
+    else small selections are copied at once and large ones raise :class:`StorageError` saying to
+    wait or to export. Handed-over copies stay for the receiving app
+    (:func:`prune_drag_folders` removes them a day later).
     """
 
     def __init__(self, root: Path | None = None, *, prepare_limit: tuple[int, int] = PREPARE_LIMIT,
@@ -113,11 +129,19 @@ class DragCopies:
         """Start copying ``captures`` (the ready ones) for a drag that may follow."""
         ready = _ready(captures)
         key = _key(ready, template)
+        preparable = bool(ready) and _within(ready, self._prepare_limit)
+        stale = None
         with self._lock:
             if self._closed or key == self._wanted:
                 return
             self._wanted, self._failed = key, None
-        if ready and _within(ready, self._prepare_limit):
+            if self._ready is not None and self._ready.key == key:
+                return  # the copies of this selection are still there
+            if not preparable:
+                stale, self._ready = self._ready, None
+        if stale is not None:
+            stale.discard()
+        if preparable:
             self._executor.submit(self._make, ready, template, key)
 
     def files(self, captures: Sequence[Capture], template: str = DEFAULT_TEMPLATE) -> list[Path]:
@@ -129,13 +153,17 @@ class DragCopies:
         with self._lock:
             prepared = self._ready if self._ready is not None and self._ready.key == key else None
             if prepared is not None:
-                self._ready, self._wanted = None, None  # handed over: never removed as stale
+                prepared.used = True  # from now on no newer selection removes it
             failed = self._failed[1] if self._failed is not None and self._failed[0] == key else None
             if failed is not None:
                 self._failed = None  # the next drag tries again
-        if prepared is not None and all(f.is_file() for f in prepared.files):
-            self.prepare(ready, template)  # fresh copies for a next drag of the same selection
-            return prepared.files
+        if prepared is not None:
+            if prepared.intact():
+                return prepared.files
+            with self._lock:  # changed (or cleaned away) since: copy again; the old set stays
+                if self._ready is prepared:
+                    self._ready, self._wanted = None, None
+            self.prepare(ready, template)
         if not _within(ready, self._at_once_limit):
             total = human_size(sum(c.bytes for c in ready))
             if failed is not None:
@@ -162,30 +190,33 @@ class DragCopies:
             stale, self._ready = self._ready, None
         self._executor.shutdown(wait=False, cancel_futures=True)
         if stale is not None:
-            shutil.rmtree(stale.folder, ignore_errors=True)
+            stale.discard()
 
     # ---------------------------------------------------------------- worker thread
     def _make(self, captures: list[Capture], template: str, key: _Key) -> None:
         with self._lock:
             if key != self._wanted:
                 return  # overtaken while waiting
+        folder: Path | None = None
         try:
             folder = drag_folder(self._root)
             files = export_copies(captures, folder, template)
+            made = _Prepared(key, folder, files, [_stamp(f) for f in files])
         except (OSError, ShotDeskError) as exc:
             log.info("could not prepare files to drag: %s", exc)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)  # partial copies
             with self._lock:
                 if key == self._wanted:
                     self._wanted, self._failed = None, (key, exc)  # files() tells the user
             return
-        made = _Prepared(key, folder, files)
         with self._lock:
             if key == self._wanted:
                 stale, self._ready = self._ready, made
             else:
                 stale = made
         if stale is not None:
-            shutil.rmtree(stale.folder, ignore_errors=True)
+            stale.discard()
 
 
 def _ready(captures: Sequence[Capture]) -> list[Capture]:
@@ -199,3 +230,8 @@ def _key(captures: Sequence[Capture], template: str) -> _Key:
 def _within(captures: Sequence[Capture], limit: tuple[int, int]) -> bool:
     files, size = limit
     return len(captures) <= files and sum(c.bytes for c in captures) <= size
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns

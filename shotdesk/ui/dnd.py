@@ -48,6 +48,7 @@ class FileDragMime(QMimeData):
         single = files[0] if image_of_single and len(files) == 1 else None
         self._image_type = _IMAGE_TYPES.get(single.suffix.lower()) if single else None
         self._image_file = single if self._image_type else None
+        self._cache: dict[str, Any] = {}  # asked for again while hovering (Windows): read once
 
     def formats(self) -> list[str]:
         extra = [self._image_type, _QT_IMAGE] if self._image_type else []
@@ -58,15 +59,21 @@ class FileDragMime(QMimeData):
 
     def retrieveData(self, mimetype: str, preferredType: QMetaType | QMetaType.Type) -> Any:
         if self._image_file is not None and mimetype in (self._image_type, _QT_IMAGE):
-            try:
-                if mimetype == _QT_IMAGE:
-                    image = QImage(str(self._image_file))
-                    return None if image.isNull() else image
-                return QByteArray(self._image_file.read_bytes())
-            except OSError as exc:
-                log.info("could not read %s for a drop: %s", self._image_file, exc)
-                return None
+            if mimetype not in self._cache:
+                self._cache[mimetype] = self._read(self._image_file, as_image=mimetype == _QT_IMAGE)
+            return self._cache[mimetype]
         return super().retrieveData(mimetype, preferredType)
+
+    @staticmethod
+    def _read(path: Path, *, as_image: bool) -> QImage | QByteArray | None:
+        try:
+            if as_image:
+                image = QImage(str(path))
+                return None if image.isNull() else image
+            return QByteArray(path.read_bytes())
+        except OSError as exc:
+            log.info("could not read %s for a drop: %s", path, exc)
+            return None
 
 
 def drag_mime(files: Sequence[Path], *, image_of_single: bool = True) -> QMimeData:

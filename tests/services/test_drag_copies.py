@@ -46,7 +46,7 @@ def folders(root: Path) -> list[Path]:
 
 def test_prepared_copies_are_handed_over_without_copying_again(library: Library, tmp_path: Path) -> None:
     caps = captures(library, 3)
-    copies = DragCopies(tmp_path / "drag")
+    copies = DragCopies(tmp_path / "drag", at_once_limit=(2, 10**9))
     try:
         copies.prepare(caps, TEMPLATE)
         wait_for(lambda: copies.ready_for(caps, TEMPLATE), "the copies")
@@ -62,14 +62,41 @@ def test_prepared_copies_are_handed_over_without_copying_again(library: Library,
             assert cap.blob_path is not None
             assert path.read_bytes() == cap.blob_path.read_bytes()
             assert path != cap.blob_path
-        # The next drag of the same selection gets fresh copies; the handed-over ones stay.
+        # A next drag of the same selection gets the same files: nothing is copied again.
+        assert copies.files(caps, TEMPLATE) == files
+        assert folders(tmp_path / "drag") == [folder]
+        # The app it was dropped on edited a file in place: the next drag gets fresh copies and
+        # the edited file stays where that app has it.
+        files[0].write_bytes(b"edited by another app")
+        with pytest.raises(StorageError, match="still being prepared"):
+            copies.files(caps, TEMPLATE)  # three files: more than this test copies at once
         wait_for(lambda: copies.ready_for(caps, TEMPLATE), "fresh copies")
-        assert all(p.is_file() for p in files)
-        assert len(folders(tmp_path / "drag")) == 2
+        fresh = copies.files(caps, TEMPLATE)
+        blob = caps[0].blob_path
+        assert blob is not None
+        assert fresh[0].parent != folder and fresh[0].read_bytes() == blob.read_bytes()
+        assert files[0].read_bytes() == b"edited by another app"
+        # A new selection's copies, never dragged, are removed at close; dragged ones stay.
+        copies.prepare(caps[:1], TEMPLATE)
+        wait_for(lambda: copies.ready_for(caps[:1], TEMPLATE), "the one-file copies")
+        unused = next(p for p in folders(tmp_path / "drag") if p not in (folder, fresh[0].parent))
     finally:
         copies.close()
-    # close() removes copies nobody dragged, keeps what was handed over
-    assert folders(tmp_path / "drag") == [files[0].parent]
+    assert not unused.exists()
+    assert folders(tmp_path / "drag") == sorted([folder, fresh[0].parent])
+
+
+def test_a_selection_too_large_to_prepare_drops_the_previous_copies(library: Library, tmp_path: Path) -> None:
+    caps = captures(library, 3)
+    copies = DragCopies(tmp_path / "drag", prepare_limit=(2, 10**9))
+    try:
+        copies.prepare(caps[:2], TEMPLATE)
+        wait_for(lambda: copies.ready_for(caps[:2], TEMPLATE), "the copies")
+        copies.prepare(caps, TEMPLATE)  # Ctrl+A: over the limit, nothing to copy, old copies go
+        assert folders(tmp_path / "drag") == []
+        assert not copies.ready_for(caps[:2], TEMPLATE)
+    finally:
+        copies.close()
 
 
 def test_the_newest_selection_wins(library: Library, tmp_path: Path) -> None:
