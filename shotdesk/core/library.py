@@ -1199,9 +1199,11 @@ class Library:
         """
         now = time.time()
         purged = self.purge_deleted(purge_deleted_after_s) if purge_deleted_after_s is not None else 0
+        # Rows first, files second: a capture saved in between then has a file without a row (an
+        # orphan too young to remove), never a row whose file was not listed (marked missing).
+        rows = self._query("SELECT id, status, sha256, blob, thumb, format FROM captures")
         blob_names = set(self.blobs.iter_names())
         thumb_names = set(self.thumbs.iter_names())
-        rows = self._query("SELECT id, status, sha256, blob, thumb, format FROM captures")
         to_missing: builtins.list[int] = []
         to_ready: builtins.list[int] = []
         rebuild: dict[str, tuple[str, str]] = {}

@@ -159,6 +159,30 @@ def test_integrity_check_repairs_a_damaged_library(library: Library, clock: Fake
     assert not again.repaired
 
 
+def test_a_capture_saved_during_the_integrity_check_stays_ready(library: Library, clock: FakeClock,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check runs at start in a worker while the first capture may already be saving."""
+    old = library.add(CaptureSpec(url="https://old.example/"), result_for(CaptureSpec(url="https://old.example/")),
+                      elapsed_ms=1)
+    saved: list[int] = []
+    real_iter = library.blobs.iter_names
+
+    def iter_names_then_save():  # type: ignore[no-untyped-def]
+        names = list(real_iter())
+        if not saved:  # a capture lands between the check's two looks at the library
+            spec = CaptureSpec(url="https://new.example/")
+            saved.append(library.add(spec, result_for(spec, png(color=(1, 2, 3))), elapsed_ms=1).id)
+        return iter(names)
+
+    monkeypatch.setattr(library.blobs, "iter_names", iter_names_then_save)
+    report = library.integrity_check()
+    new = library.get(saved[0])
+    assert new is not None and new.status == "ready"
+    assert new.blob_path is not None and new.blob_path.is_file()  # too young to count as an orphan
+    assert report.marked_missing == 0
+    assert library.get(old.id).status == "ready"  # type: ignore[union-attr]
+
+
 def test_corrupt_index_is_moved_aside(clock: FakeClock) -> None:
     with Library(clock=clock) as lib:
         ids = add_n(lib, clock, 2)
