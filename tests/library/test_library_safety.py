@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -167,7 +168,7 @@ def test_a_capture_saved_during_the_integrity_check_stays_ready(library: Library
     saved: list[int] = []
     real_iter = library.blobs.iter_names
 
-    def iter_names_then_save():  # type: ignore[no-untyped-def]
+    def iter_names_then_save() -> Iterator[str]:
         names = list(real_iter())
         if not saved:  # a capture lands between the check's two looks at the library
             spec = CaptureSpec(url="https://new.example/")
