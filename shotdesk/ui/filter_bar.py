@@ -1,7 +1,8 @@
 """FilterBar: search box and filters above the grid; emits one :class:`GalleryFilter`.
 
-Search (URL, title, note; Ctrl+F) is debounced while typing; provider, format, status, date range,
-tag, domain, viewport, favourites only and the sort order apply at once. The bar holds no data:
+Search (URL, title, note; Ctrl+F) is debounced while typing; provider, format, status, date range
+(fixed spans, or "Custom range…" with a from and a to day), tag, domain, viewport, favourites only
+and the sort order apply at once. The bar holds no data:
 the window passes the provider ids, tags, domains and viewports to offer.
 
 "Similar" (a toggle) asks the window for the near-duplicate groups (``similar_requested``); the
@@ -12,11 +13,12 @@ while the gallery is restricted to those captures. Clearing the chip or the togg
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QDateEdit,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -29,7 +31,9 @@ from PySide6.QtWidgets import (
 from shotdesk.core.spec import FORMATS
 from shotdesk.ui.gallery_filter import GalleryFilter
 
-_DATES = (("Any time", None), ("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30), ("Last year", 365))
+_CUSTOM = "custom"
+_DATES = (("Any time", None), ("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30), ("Last year", 365),
+          ("Custom range…", _CUSTOM))
 _STATUSES = (("Any status", None), ("Ready", "ready"), ("Failed", "failed"), ("Missing", "missing"))
 _SORTS = (("Newest first", "newest"), ("Oldest first", "oldest"), ("By domain", "domain"))
 
@@ -54,6 +58,11 @@ class FilterBar(QWidget):
                                                      *[(f.upper(), f) for f in FORMATS]])
         self.status_combo = _combo("Status filter", list(_STATUSES))
         self.date_combo = _combo("Date filter", list(_DATES))
+        today = QDate.currentDate()
+        self.from_date = _date_edit("Captured from (day)", today.addDays(-30))
+        self.to_date = _date_edit("Captured until (day, included)", today)
+        self.range_label = QLabel("–")
+        self._show_range(False)
         self.tag_combo = _combo("Tag filter", [("All tags", None)])
         self.domain_combo = _combo("Domain filter", [("All domains", None)])
         self.viewport_combo = _combo("Viewport filter", [("All viewports", None)])
@@ -83,8 +92,8 @@ class FilterBar(QWidget):
         top.addWidget(self.count_label)
         filters = QHBoxLayout()
         for w in (self.provider_combo, self.format_combo, self.status_combo, self.date_combo,
-                  self.tag_combo, self.domain_combo, self.viewport_combo, self.favourites_button,
-                  self.similar_button, self.ids_chip):
+                  self.from_date, self.range_label, self.to_date, self.tag_combo, self.domain_combo,
+                  self.viewport_combo, self.favourites_button, self.similar_button, self.ids_chip):
             filters.addWidget(w)
         filters.addStretch(1)
         layout = QVBoxLayout(self)
@@ -101,6 +110,10 @@ class FilterBar(QWidget):
         for combo in (self.provider_combo, self.format_combo, self.status_combo, self.date_combo,
                       self.tag_combo, self.domain_combo, self.viewport_combo, self.sort_combo):
             combo.currentIndexChanged.connect(self._emit)
+        self.date_combo.currentIndexChanged.connect(
+            lambda _i: self._show_range(self.date_combo.currentData() == _CUSTOM))
+        self.from_date.dateChanged.connect(self._from_changed)
+        self.to_date.dateChanged.connect(lambda _d: self._emit())
         self.favourites_button.toggled.connect(self._emit)
         self.similar_button.toggled.connect(self._similar_toggled)
         self.ids_chip.clicked.connect(self.clear_ids)
@@ -172,19 +185,42 @@ class FilterBar(QWidget):
         if row >= 0:
             self.sort_combo.setCurrentIndex(row)
 
+    def set_date_range(self, first: date, last: date) -> None:
+        """Filter by a custom range of days (local time, both included)."""
+        self.date_combo.setCurrentIndex(self.date_combo.findData(_CUSTOM))
+        self.from_date.setDate(QDate(first.year, first.month, first.day))
+        self.to_date.setDate(QDate(last.year, last.month, last.day))
+
+    def _show_range(self, visible: bool) -> None:
+        for w in (self.from_date, self.range_label, self.to_date):
+            w.setVisible(visible)
+
+    def _from_changed(self, day: QDate) -> None:
+        self.to_date.setMinimumDate(day)  # "until" never before "from" (moves it along if needed)
+        self._emit()
+
+    def _dates(self) -> tuple[datetime | None, datetime | None]:
+        """(since, until) of the date filter, in UTC; until is exclusive."""
+        choice = self.date_combo.currentData()
+        if choice == _CUSTOM:
+            first, last = _day(self.from_date.date()), _day(self.to_date.date())
+            return _local_midnight(first), _local_midnight(last + timedelta(days=1))
+        if not choice:
+            return None, None
+        now = datetime.now(UTC)
+        if choice == 1:
+            return _local_midnight(datetime.now().date()), None
+        return now - timedelta(days=int(choice)), None
+
     def current_filter(self) -> GalleryFilter:
-        days = self.date_combo.currentData()
-        since = None
-        if days:
-            now = datetime.now(UTC)
-            since = (now.astimezone().replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
-                     if days == 1 else now - timedelta(days=int(days)))
+        since, until = self._dates()
         return GalleryFilter(
             query=self.search_edit.text().strip(),
             provider=self.provider_combo.currentData(),
             format=self.format_combo.currentData(),
             status=self.status_combo.currentData(),
             since=since,
+            until=until,
             tag=self.tag_combo.currentData(),
             favourites_only=self.favourites_button.isChecked(),
             sort=str(self.sort_combo.currentData() or "newest"),
@@ -229,6 +265,24 @@ def _refill(combo: QComboBox, all_label: str, items: Sequence[tuple[str, object]
         row = combo.count() - 1
     combo.setCurrentIndex(max(0, row))
     combo.blockSignals(False)
+
+
+def _day(value: QDate) -> date:
+    return date(value.year(), value.month(), value.day())
+
+
+def _local_midnight(day: date) -> datetime:
+    """The start of ``day`` in local time, as a UTC instant."""
+    return datetime.combine(day, time()).astimezone().astimezone(UTC)
+
+
+def _date_edit(name: str, value: QDate) -> QDateEdit:
+    edit = QDateEdit(value)
+    edit.setCalendarPopup(True)
+    edit.setDisplayFormat("yyyy-MM-dd")
+    edit.setAccessibleName(name)
+    edit.setToolTip(name)
+    return edit
 
 
 def _combo(name: str, items: Sequence[tuple[str, object]]) -> QComboBox:

@@ -31,6 +31,8 @@ class GalleryFilter:
     format: str | None = None
     status: str | None = None
     since: datetime | None = None
+    #: Captured before this instant (a custom date range's end, exclusive).
+    until: datetime | None = None
     tag: str | None = None
     favourites_only: bool = False
     sort: str = "newest"
@@ -61,6 +63,8 @@ class GalleryFilter:
             kwargs["status"] = self.status
         if self.since is not None:
             kwargs["since"] = self.since
+        if self.until is not None:
+            kwargs["until"] = self.until
         if self.tag:
             kwargs["tag"] = self.tag
         if self.favourites_only:
@@ -92,6 +96,8 @@ class GalleryFilter:
         if self.status and status != self.status:
             return False
         if self.since is not None and captured_at is not None and captured_at < self.since:
+            return False
+        if self.until is not None and captured_at is not None and captured_at >= self.until:
             return False
         if self.tag and self.tag.lower() not in tags:
             return False

@@ -8,6 +8,7 @@ import io
 import time
 import zipfile
 from collections.abc import Iterator
+from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from urllib.parse import unquote
 
 import pytest
 from PIL import Image, ImageDraw
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QDate, QItemSelectionModel, Qt
 
 from shotdesk import paths
 from shotdesk.capture.base import CaptureResult
@@ -302,6 +303,42 @@ def test_domain_and_viewport_filters_narrow_the_grid(qtbot, window, library: Lib
     assert shown_ids(window) == [phone.id]
     bar.viewport_combo.setCurrentIndex(0)
     assert window.proxy.rowCount() == 7
+
+
+def test_custom_date_range_narrows_the_grid(qtbot, window, library: Library) -> None:
+    """"A page before and after a release": captures from a range of days, both days included."""
+    march = [add_capture(library, f"https://march{i}.example/") for i in range(3)]
+    april = add_capture(library, "https://april.example/")
+    recent = add_capture(library, "https://recent.example/")
+
+    def local(y: int, m: int, d: int, hour: int) -> float:
+        return datetime(y, m, d, hour, 30).astimezone().timestamp()  # local time, as the user sees it
+
+    with library._tx() as db:  # when they were captured
+        for cap, when in zip(march, (local(2026, 3, 1, 0), local(2026, 3, 15, 12), local(2026, 3, 31, 23)),
+                             strict=True):
+            db.execute("UPDATE captures SET captured_at = ? WHERE id = ?", (when, cap.id))
+        db.execute("UPDATE captures SET captured_at = ? WHERE id = ?", (local(2026, 4, 1, 0), april.id))
+    window.model.reload()
+    bar = window.filter_bar
+    assert not bar.from_date.isVisible()
+    bar.set_date_range(date(2026, 3, 1), date(2026, 3, 31))
+    assert bar.from_date.isVisible() and bar.to_date.isVisible()
+    assert sorted(shown_ids(window)) == sorted(c.id for c in march)
+    assert bar.count_label.text() == "3 captures"
+    # "until" cannot go before "from": moving "from" past it moves it along
+    bar.from_date.setDate(QDate(2026, 3, 20))
+    assert bar.to_date.date() == QDate(2026, 3, 31)
+    assert shown_ids(window) == [march[2].id]
+    bar.from_date.setDate(QDate(2026, 4, 1))
+    assert bar.to_date.date() == QDate(2026, 4, 1)
+    assert shown_ids(window) == [april.id]
+    # a capture finishing now is outside the range: the proxy hides it too
+    window.model.put_capture(add_capture(library, "https://later.example/"))
+    assert shown_ids(window) == [april.id]
+    bar.date_combo.setCurrentIndex(0)  # any time
+    assert not bar.from_date.isVisible()
+    assert recent.id in shown_ids(window) and window.proxy.rowCount() == 6
 
 
 def _pattern(kind: str, shade: int = 0) -> bytes:
