@@ -158,6 +158,65 @@ def test_full_page_scrolls_through_for_lazy_content(engine: EngineProcess, page_
     assert page_server.hits("/lazy.png") == 1
 
 
+APP_SHELL_PAGE = """<!doctype html><html><head><style>
+html, body { margin: 0; height: 100%%; overflow: hidden; background: #fff; }
+header { position: fixed; top: 0; left: 0; right: 0; height: 60px; background: rgb(0,0,0); }
+#main { position: absolute; top: 60px; bottom: 0; left: 0; right: 0; overflow-y: auto; }
+.band { height: 1000px; }
+</style></head><body><header></header><div id="main">%s
+<div id="end" style="height:100px;background:rgb(0,128,255)"></div>
+<div id="late" style="height:100px;background:rgb(255,0,0)"></div></div>
+<script>
+var main = document.getElementById('main');
+main.addEventListener('scroll', function () {  // a loader listening to the container's scroll
+  var el = document.getElementById('late');
+  if (el.getBoundingClientRect().top < main.getBoundingClientRect().bottom) {
+    el.style.background = 'rgb(0,160,0)';
+  }
+});
+</script></body></html>"""
+
+
+def test_full_page_of_an_app_shell_that_scrolls_inside_an_element(engine: EngineProcess,
+                                                                  page_server: PageServer):
+    """The document never scrolls (html/body overflow hidden); a container under a fixed header
+    does: the whole container is captured, as tall as its content."""
+    bands = "".join(f'<div class="band" style="background:rgb{BAND_COLORS[i]}"></div>' for i in range(3))
+    url = page_server.add_page("/shell", APP_SHELL_PAGE % bands)
+    out = engine.capture(url=url, width=1024, height=768, full_page=True)
+    assert out.status == "completed", out.job
+    image = open_image(out.data).convert("RGB")
+    assert image.size == (1024, 60 + 3000 + 200)
+    assert rgb(image, 500, 30) == (0, 0, 0)  # the header, once, at the top
+    for i in range(3):
+        assert rgb(image, 500, 60 + i * 1000 + 500) == BAND_COLORS[i], i
+    assert rgb(image, 500, 60 + 3000 + 50) == BLUE  # the container's last rows are there
+    assert rgb(image, 500, 60 + 3000 + 150) == (0, 160, 0)  # its scroll-event loader ran
+
+
+def test_a_fixed_height_scrolling_box_leaves_the_full_page_viewport_high(engine: EngineProcess,
+                                                                          page_server: PageServer):
+    """A box of fixed pixel height does not grow with the view: no white band is added below."""
+    url = page_server.add_page("/fixed-box", """<!doctype html><html><head><style>
+        html, body { margin: 0; height: 100%; overflow: hidden; background: rgb(255,255,255); }
+        #box { height: 500px; overflow-y: auto; }
+        </style></head><body><div id="box"><div style="height:2000px;background:rgb(0,128,255)"></div>
+        </div></body></html>""")
+    out = engine.capture(url=url, width=1024, height=768, full_page=True)
+    assert out.status == "completed", out.job
+    image = open_image(out.data).convert("RGB")
+    assert image.size == (1024, 768)
+    assert rgb(image, 500, 250) == BLUE and rgb(image, 500, 700) == WHITE
+
+
+def test_app_shell_viewport_capture_is_unchanged(engine: EngineProcess, page_server: PageServer):
+    bands = "".join(f'<div class="band" style="background:rgb{BAND_COLORS[i]}"></div>' for i in range(3))
+    url = page_server.add_page("/shell-vp", APP_SHELL_PAGE % bands)
+    image = open_image(engine.capture(url=url, width=1024, height=768).data).convert("RGB")
+    assert image.size == (1024, 768)
+    assert rgb(image, 500, 30) == (0, 0, 0) and rgb(image, 500, 700) == BAND_COLORS[0]
+
+
 def test_webp_taller_than_its_limit_is_refused_with_a_clear_message(engine: EngineProcess,
                                                                     page_server: PageServer):
     url = page_server.add_page("/tall", bands_page(20_000, 1000))

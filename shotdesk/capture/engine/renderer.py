@@ -10,7 +10,10 @@ ENGINE-NOTES.md:
   grab until two grabs ~250 ms apart are identical (bounded);
 * full page: lazy-load pre-scroll, measure ``scrollHeight`` once, resize the view to it; beyond
   :data:`SAFE_GRAB_PX` device pixels the page is captured in chunks (scroll + grab + stitch), with
-  fixed and sticky elements hidden after the first chunk so they do not repeat;
+  fixed and sticky elements hidden after the first chunk so they do not repeat; an "app shell"
+  (the document does not scroll, an element filling most of the viewport does) is pre-scrolled
+  inside that element and captured with the view made taller by what the element hides, since
+  such an element is sized by the viewport (in one piece, up to SAFE_GRAB_PX);
 * dark mode is process-wide (``--blink-settings=preferredColorScheme=0``): a renderer is either
   dark or light and refuses the other kind of request;
 * encoding with Pillow in an executor, never on the event-loop thread.
@@ -161,19 +164,24 @@ _IMAGES_DONE_JS = """Array.prototype.every.call(document.images, function (img) 
   return img.complete || img.loading === 'lazy' && img.getBoundingClientRect().top > window.innerHeight;
 })"""
 
-# Scroll through the page once (scroll-event lazy loaders), then back to the top.
-_PRESCROLL_JS = """(function () {
+# Scroll through the page once (scroll-event lazy loaders), then back to the top; with ``inner``
+# true, through the element _SCROLLER_JS marked instead of the window.
+_PRESCROLL_JS = """(function (inner) {
   window.__shotdeskScrolled = 0;
-  var y = 0, step = Math.max(200, window.innerHeight), t0 = Date.now();
+  var el = inner ? document.querySelector('[data-shotdesk-scroller]') : null;
+  var target = el || window;
+  function view() { return el ? el.clientHeight : window.innerHeight; }
   function height() {
+    if (el) return el.scrollHeight;
     return Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0);
   }
+  var y = 0, step = Math.max(200, view()), t0 = Date.now();
   function next() {
     y += step;
-    window.scrollTo({top: y, left: 0, behavior: 'instant'});
-    if (y + window.innerHeight >= height() || Date.now() - t0 > %(budget)d) {
+    target.scrollTo({top: y, left: 0, behavior: 'instant'});
+    if (y + view() >= height() || Date.now() - t0 > %(budget)d) {
       setTimeout(function () {
-        window.scrollTo({top: 0, left: 0, behavior: 'instant'});
+        target.scrollTo({top: 0, left: 0, behavior: 'instant'});
         window.__shotdeskScrolled = 1;
       }, %(step)d);
       return;
@@ -182,6 +190,35 @@ _PRESCROLL_JS = """(function () {
   }
   next();
   return 0;
+})(%(inner)s)"""
+
+# An "app shell": the document does not scroll (html/body overflow hidden, a fixed header) but an
+# element filling most of the viewport does. Marks the largest such element and returns how much
+# taller its content is than its box, or null when the document scrolls itself or none is found.
+_SCROLLER_JS = """(function () {
+  var de = document.documentElement, b = document.body;
+  var old = document.querySelector('[data-shotdesk-scroller]');
+  if (old) old.removeAttribute('data-shotdesk-scroller');
+  if (Math.max(de.scrollHeight, b ? b.scrollHeight : 0) > window.innerHeight + 1) return 'null';
+  var best = null, area = 0, all = document.querySelectorAll('body *');
+  for (var i = 0; i < all.length; i++) {
+    var el = all[i];
+    if (el.scrollHeight <= el.clientHeight + 1) continue;
+    var oy = getComputedStyle(el).overflowY;
+    if (oy !== 'auto' && oy !== 'scroll' && oy !== 'overlay') continue;
+    var r = el.getBoundingClientRect();
+    if (r.width < window.innerWidth / 2 || r.height < window.innerHeight / 2) continue;
+    if (r.width * r.height > area) { best = el; area = r.width * r.height; }
+  }
+  if (!best) return 'null';
+  best.setAttribute('data-shotdesk-scroller', '1');
+  return JSON.stringify({extra: best.scrollHeight - best.clientHeight});
+})()"""
+
+# Whether the marked element now shows all its content (it grew with the view).
+_SCROLLER_FITS_JS = """(function () {
+  var el = document.querySelector('[data-shotdesk-scroller]');
+  return !el || el.scrollHeight <= el.clientHeight + 1;
 })()"""
 
 _SCROLL_TO_JS = """(function () {
@@ -582,14 +619,7 @@ class Renderer:
     # ------------------------------------------------------------------ settle and grab
     async def _settle(self, slot: _Slot, view_w: int, view_h: int, zoom: float) -> QImage:
         """Wait until the page has laid out for the view size and painted, then grab."""
-        for _ in range(40):  # ≤ ~2 s for the resize to reach the page
-            m = await self._metrics(slot)
-            if (abs(float(m.get("h", 0)) * zoom - view_h) <= max(1.0, zoom)
-                    and abs(float(m.get("w", 0)) * zoom - view_w) <= max(1.0, zoom)):
-                break
-            await asyncio.sleep(0.05)
-        else:
-            log.info("viewport did not reach %dx%d; grabbing anyway", view_w, view_h)
+        await self._wait_view(slot, view_w, view_h, zoom)
         await self._frame_sync(slot)
         await self._js(slot, _RAF_START_JS)
         await self._poll(slot, _RAF_DONE_JS, 1.0, 0.02)  # two frames
@@ -601,6 +631,17 @@ class Renderer:
                 return cur
             prev = cur
         return prev
+
+    async def _wait_view(self, slot: _Slot, view_w: int, view_h: int, zoom: float) -> bool:
+        """Wait (≤ ~2 s) until the page's viewport has the view's size; False if it never did."""
+        for _ in range(40):
+            m = await self._metrics(slot)
+            if (abs(float(m.get("h", 0)) * zoom - view_h) <= max(1.0, zoom)
+                    and abs(float(m.get("w", 0)) * zoom - view_w) <= max(1.0, zoom)):
+                return True
+            await asyncio.sleep(0.05)
+        log.info("viewport did not reach %dx%d; grabbing anyway", view_w, view_h)
+        return False
 
     async def _frame_sync(self, slot: _Slot) -> None:
         """Prove that frames reach the view: paint a 1 px marker in two colours and wait until a
@@ -632,14 +673,44 @@ class Renderer:
         if int(m.get("sh", 0)) > spec.height:
             report(0.58, "Scrolling through the page (lazy images)")
             await self._prescroll(slot)
+        elif await self._scroller_extra(slot):
+            return await self._app_shell(slot, spec, report)
         m = await self._metrics(slot)  # measured once; the resize below must not re-measure
         css_h = max(spec.height, int(m.get("sh", spec.height)))
         out_w, out_h = _dev(spec.width, scale), _dev(css_h, scale)
         _check_limits(spec.format, out_w, out_h, what="The full page")
         return await self._band(slot, spec, 0, css_h, report)
 
-    async def _prescroll(self, slot: _Slot) -> None:
-        script = _PRESCROLL_JS % {"budget": int(PRESCROLL_MAX_S * 1000), "step": PRESCROLL_STEP_MS}
+    async def _scroller_extra(self, slot: _Slot) -> int:
+        """CSS px by which an app shell's scrolling element is taller inside than its box (0: none)."""
+        found = json.loads(await self._js(slot, _SCROLLER_JS) or "null")
+        return max(0, int(found["extra"])) if isinstance(found, dict) else 0
+
+    async def _app_shell(self, slot: _Slot, spec: CaptureSpec, report: ProgressFn) -> Image.Image:
+        """Full page of a page that scrolls inside an element: the view is made taller by what the
+        element hides, so that the element — sized by the viewport — shows all of its content.
+        An element that does not grow with the viewport leaves the capture viewport-high."""
+        scale = spec.scale
+        report(0.58, "Scrolling through the page (lazy images)")
+        await self._prescroll(slot, inner=True)
+        css_h = spec.height + await self._scroller_extra(slot)  # measured after lazy content came
+        out_w, out_h = _dev(spec.width, scale), _dev(css_h, scale)
+        _check_limits(spec.format, out_w, out_h, what="The full page")
+        if out_h > SAFE_GRAB_PX or out_w * out_h > SAFE_GRAB_AREA:
+            raise FormatLimit(
+                f"The page scrolls inside an element; at {out_w:,}×{out_h:,} px it is too tall to "
+                "capture in one piece, and such a page cannot be captured in parts",
+                hint="capture the viewport or an element (selector), or lower the scale")
+        slot.view.resize(out_w, out_h)
+        await self._wait_view(slot, out_w, out_h, scale)
+        if not await self._js(slot, _SCROLLER_FITS_JS):
+            log.info("the scrolling element did not grow with the view; capturing the document")
+            css_h = spec.height
+        return await self._band(slot, spec, 0, css_h, report)
+
+    async def _prescroll(self, slot: _Slot, *, inner: bool = False) -> None:
+        script = _PRESCROLL_JS % {"budget": int(PRESCROLL_MAX_S * 1000), "step": PRESCROLL_STEP_MS,
+                                  "inner": "true" if inner else "false"}
         await self._js(slot, script)
         await self._poll(slot, "window.__shotdeskScrolled === 1", PRESCROLL_MAX_S + 1.0, 0.05)
         await self._poll(slot, _IMAGES_DONE_JS, 2.0, 0.1)  # images the scroll revealed
