@@ -209,6 +209,16 @@ def test_a_fixed_height_scrolling_box_leaves_the_full_page_viewport_high(engine:
     assert rgb(image, 500, 250) == BLUE and rgb(image, 500, 700) == WHITE
 
 
+def test_an_app_shell_too_tall_for_one_piece_is_refused_with_a_clear_message(engine: EngineProcess,
+                                                                               page_server: PageServer):
+    bands = '<div class="band"></div>' * 20
+    url = page_server.add_page("/shell-tall", APP_SHELL_PAGE % bands)
+    out = engine.capture(url=url, width=800, height=600, full_page=True)
+    assert out.status == "failed"
+    assert out.kind == "format_limit"
+    assert "scrolls inside an element" in out.error and "800×20,260 px" in out.error
+
+
 def test_app_shell_viewport_capture_is_unchanged(engine: EngineProcess, page_server: PageServer):
     bands = "".join(f'<div class="band" style="background:rgb{BAND_COLORS[i]}"></div>' for i in range(3))
     url = page_server.add_page("/shell-vp", APP_SHELL_PAGE % bands)
