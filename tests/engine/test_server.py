@@ -62,10 +62,30 @@ class FakeRenderer:
         pass
 
 
-def run_with_server(test: Callable[[httpx.AsyncClient, FakeRenderer, EngineServer], Awaitable[None]],
-                    *, dark: bool = False) -> None:
+class SteppedRenderer(FakeRenderer):
+    """Reports its progress in steps, each after ``step`` is set (then cleared)."""
+
+    STEPS = ((0.3, "Loading the page"), (0.6, "Captured part 1 of 2"), (0.85, "Captured part 2 of 2"))
+
+    def __init__(self, dark: bool = False) -> None:
+        super().__init__(dark)
+        self.step = asyncio.Event()
+
+    async def render(self, spec: CaptureSpec, progress: Any = None) -> RenderOutput:
+        for n, (fraction, text) in enumerate(self.STEPS):
+            if n:
+                await self.step.wait()
+                self.step.clear()
+            progress(fraction, text)
+        await self.step.wait()
+        w, h = spec.output_size
+        return RenderOutput(make_image(w, h), "image/png", w, h, "Stepped", spec.url, 5)
+
+
+def run_with_server(test: Callable[[httpx.AsyncClient, Any, EngineServer], Awaitable[None]],
+                    *, dark: bool = False, renderer_class: type[FakeRenderer] = FakeRenderer) -> None:
     async def main() -> None:
-        renderer = FakeRenderer(dark)
+        renderer = renderer_class(dark)
         server = EngineServer(renderer, TOKEN)
         port = await server.start("127.0.0.1", 0)
         try:
@@ -124,6 +144,60 @@ def test_long_poll_waits_for_the_job_and_image_is_409_until_done():
         assert done["status"] == "completed"
 
     run_with_server(body)
+
+
+def test_long_poll_with_since_answers_at_each_progress_step():
+    async def body(client: httpx.AsyncClient, renderer: SteppedRenderer, server: EngineServer) -> None:
+        job_id = (await client.post("/screenshots", json={"url": "http://127.0.0.1:9999/"})).json()["job_id"]
+        first = (await client.get(f"/jobs/{job_id}", params={"wait": 5, "since": 0})).json()
+        assert (first["progress"], first["progress_text"]) == (0.3, "Loading the page")
+        seen = [first["progress_text"]]
+        seq = first["progress_seq"]
+        for _ in range(3):
+            poll = asyncio.ensure_future(client.get(f"/jobs/{job_id}", params={"wait": 5, "since": seq}))
+            await asyncio.sleep(0.2)
+            assert not poll.done()  # held: nothing moved on since ``seq``
+            renderer.step.set()
+            job = (await poll).json()
+            assert job["progress_seq"] > seq
+            seq = job["progress_seq"]
+            seen.append(job["progress_text"] if job["status"] != "completed" else job["status"])
+        assert seen == ["Loading the page", "Captured part 1 of 2", "Captured part 2 of 2", "completed"]
+        stale = (await client.get(f"/jobs/{job_id}", params={"wait": 5, "since": 0})).json()
+        assert stale["status"] == "completed"  # an old ``since`` answers at once
+        bad = await client.get(f"/jobs/{job_id}", params={"wait": 5, "since": "soon"})
+        assert bad.status_code == 422 and "since" in bad.text
+
+    run_with_server(body, renderer_class=SteppedRenderer)
+
+
+def test_the_engine_client_reports_every_step_without_sleeping():
+    from shotdesk.capture.providers.jobapi import JobApiProvider
+    from tests.http.server import RecordingSleep
+
+    async def body(client: httpx.AsyncClient, renderer: SteppedRenderer, server: EngineServer) -> None:
+        sleep = RecordingSleep()
+        provider = JobApiProvider(base_url=str(client.base_url).rstrip("/"), api_key=TOKEN, extended=True,
+                                  provider_id="local", sleep=sleep, long_poll_s=5, wait_margin_s=2)
+        texts: list[str] = []
+
+        def progress(fraction: float | None, text: str) -> None:
+            texts.append(text)
+            if text.startswith("Captured part") or text == "Loading the page":
+                renderer.step.set()  # the engine moves on once the client has seen this step
+
+        try:
+            result = await provider.capture(CaptureSpec(url="http://127.0.0.1:9999/", width=320, height=240,
+                                                        timeout_s=8), progress)
+        finally:
+            await provider.aclose()
+        assert (result.width, result.height) == (320, 240)
+        wanted = [text for _, text in SteppedRenderer.STEPS]
+        assert [t for t in texts if t in wanted] == wanted
+        assert sleep.delays == []  # each answer came because the job moved on, not from a server
+        #                            that ignores long-polls
+
+    run_with_server(body, renderer_class=SteppedRenderer)
 
 
 def test_failures_carry_error_kind_message_and_hint():

@@ -5,8 +5,9 @@ Contract (PROVIDERS.md §7 plus ShotDesk's extensions, BRIEF "Engine job API"):
 * ``POST /screenshots`` — JSON with the seed fields (url, width, height, format, full_page,
   block_ads, dark_mode) and every other CaptureSpec field by its name → 202
   ``{job_id, status: "pending"}`` + ``Location``; 422 ``{"detail": [...]}`` / 400 ``{"detail": "..."}``.
-* ``GET /jobs/{id}[?wait=S]`` — the job; ``wait`` (≤ 30 s) holds the answer until the job is
-  terminal (long-poll).
+* ``GET /jobs/{id}[?wait=S[&since=N]]`` — the job; ``wait`` (≤ 30 s) holds the answer until the
+  job is terminal (long-poll); with ``since`` (the ``progress_seq`` of the last answer) also until
+  its progress moves on, so a client can show each step.
 * ``GET /jobs/{id}/image`` — the bytes; 409 while not completed; 404 unknown.
 * ``DELETE /jobs/{id}`` — cancel and forget the job (204).
 * ``GET /health`` — ``{"ok": true, ...}``, no token needed.
@@ -77,7 +78,15 @@ class Job:
     output: RenderOutput | None = None
     task: asyncio.Task[None] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Counts progress reports; ``changed`` is set (and replaced) at each one and at the end.
+    seq: int = 0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
     finished_mono: float = 0.0
+
+    def moved_on(self) -> None:
+        self.seq += 1
+        self.changed.set()
+        self.changed = asyncio.Event()
 
     @property
     def terminal(self) -> bool:
@@ -97,6 +106,7 @@ class Job:
             "hint": self.hint,
             "progress": self.progress,
             "progress_text": self.progress_text,
+            "progress_seq": self.seq,
             "width": out.width if out else None,
             "height": out.height if out else None,
             "media_type": out.media_type if out else None,
@@ -209,9 +219,14 @@ class EngineServer:
             if not math.isfinite(wait) or wait < 0:
                 return _validation_error("wait", f"wait must be 0–{MAX_WAIT_S:g} seconds, got {raw}",
                                          loc="query")
-            if wait > 0 and not job.terminal:
+            since = request.query.get("since")
+            if since is not None and not since.isdigit():
+                return _validation_error("since", f"since must be a progress_seq, got {since!r}",
+                                         loc="query")
+            if wait > 0 and not job.terminal and (since is None or int(since) == job.seq):
+                event = job.done if since is None else job.changed
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(job.done.wait(), min(wait, MAX_WAIT_S))
+                    await asyncio.wait_for(event.wait(), min(wait, MAX_WAIT_S))
         return web.json_response(job.to_json())
 
     async def get_image(self, request: web.Request) -> web.Response:
@@ -249,6 +264,7 @@ class EngineServer:
                 job.status = "processing"
             job.progress = fraction
             job.progress_text = text
+            job.moved_on()
 
         try:
             job.output = await self.backend.render(job.spec, progress)
@@ -278,6 +294,7 @@ class EngineServer:
         else:
             self.failed += 1
         job.done.set()
+        job.moved_on()
 
     def _forget_old(self) -> None:
         now = time.monotonic()

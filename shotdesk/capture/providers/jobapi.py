@@ -12,9 +12,12 @@ until ``completed`` or ``failed`` → ``GET`` the job's ``image_url`` (default
   and the extension fields of the job (``error_kind``, ``progress``, ``title``, ``final_url``,
   ``render_ms``) are used.
 * Waiting: each poll asks the server to hold the answer (``?wait=N``, N ≤ 25 s). A server that
-  ignores it and answers at once is polled with backoff 0.5 s → 5 s. The whole wait is bounded by
-  ``spec.timeout_s + wait_margin_s``; past it: :class:`CaptureTimeout` ("The job did not finish
-  within N s") and a best-effort ``DELETE /jobs/{id}``. Cancelling the capture also deletes the job.
+  ignores it and answers at once is polled with backoff 0.5 s → 5 s. ShotDesk's engine is also
+  asked to answer when the job's progress moves on (``&since=<progress_seq>``), so each step of
+  a render ("Scrolling through the page", "Captured part 3 of 7") reaches the window. The whole
+  wait is bounded by ``spec.timeout_s + wait_margin_s``; past it: :class:`CaptureTimeout` ("The
+  job did not finish within N s") and a best-effort ``DELETE /jobs/{id}``. Cancelling the capture
+  also deletes the job.
 * A failed job becomes the typed error its ``error_kind`` names (page_load → PageLoadError,
   selector_not_found → SelectorNotFound, timeout → CaptureTimeout, format_limit → FormatLimit,
   engine → EngineCrashed, invalid → InvalidRequest; none → PageLoadError) with the server's
@@ -223,13 +226,15 @@ class JobApiProvider:
     async def _wait(self, job_id: str, deadline: float, bound: float,
                     report: ProgressCallback) -> dict[str, Any]:
         delay = self._poll_initial
+        # ShotDesk's engine also answers a long-poll when the job's progress moves on (``since``).
+        seq: int | None = 0 if self.extended else None
         for _ in range(_MAX_POLLS):
             left = deadline - self._clock()
             if left <= 0:
                 break
             hold = int(min(self._long_poll, left))
             asked = self._clock()
-            job = await self._poll(job_id, hold)
+            job = await self._poll(job_id, hold, since=seq)
             status = str(job.get("status", "")).lower()
             if status == "completed":
                 return job
@@ -238,8 +243,15 @@ class JobApiProvider:
             if status not in ("pending", "processing", "queued", "running", "started"):
                 raise BadResponse(f"{self.label} reported an unknown job status {status[:40]!r}",
                                   hint="is this address really a job-API server?")
-            report(*_progress_of(job, status))
-            if self._clock() - asked < max(0.5, hold / 2):
+            fraction, text = _progress_of(job, status)
+            if self.extended:  # the engine says what it is doing ("Captured part 3 of 7")
+                text = (_text(job.get("progress_text")) or text)[:120]
+            report(fraction, text)
+            new_seq = job.get("progress_seq")
+            moved = seq is not None and isinstance(new_seq, int) and new_seq != seq
+            if moved:
+                seq = new_seq
+            elif self._clock() - asked < max(0.5, hold / 2):
                 # The server answered at once (no long-poll support): back off before asking again.
                 left = deadline - self._clock()
                 if left <= 0:
@@ -249,8 +261,10 @@ class JobApiProvider:
         raise CaptureTimeout(f"The job did not finish within {bound:g} s",
                              hint=f"{self.label} may be busy; try again, or raise the timeout")
 
-    async def _poll(self, job_id: str, hold: int) -> dict[str, Any]:
+    async def _poll(self, job_id: str, hold: int, *, since: int | None = None) -> dict[str, Any]:
         params = {"wait": str(hold)} if hold >= 1 else None
+        if params is not None and since is not None:
+            params["since"] = str(since)
         timeout = httpx.Timeout(hold + 15.0, connect=10.0)
 
         def classify(response: httpx.Response) -> CaptureError | None:
