@@ -95,6 +95,9 @@ NETWORK_IDLE_MAX_S = 15.0
 #: Lazy-load pre-scroll budget.
 PRESCROLL_MAX_S = 3.0
 PRESCROLL_STEP_MS = 40
+#: How much taller the view is made first, to see whether an app shell's scrolling element grows
+#: with it (CSS px).
+GROWTH_PROBE_PX = 64
 #: Zlib level for PNG: 3 is ~2× faster than Pillow's default 6 for a few % more bytes.
 PNG_COMPRESS_LEVEL = 3
 #: A single runJavaScript answer must come within this time.
@@ -215,10 +218,10 @@ _SCROLLER_JS = """(function () {
   return JSON.stringify({extra: best.scrollHeight - best.clientHeight});
 })()"""
 
-# Whether the marked element now shows all its content (it grew with the view).
-_SCROLLER_FITS_JS = """(function () {
+# The marked element's box height (CSS px), or -1.
+_SCROLLER_HEIGHT_JS = """(function () {
   var el = document.querySelector('[data-shotdesk-scroller]');
-  return !el || el.scrollHeight <= el.clientHeight + 1;
+  return el ? el.clientHeight : -1;
 })()"""
 
 _SCROLL_TO_JS = """(function () {
@@ -693,7 +696,11 @@ class Renderer:
         scale = spec.scale
         report(0.58, "Scrolling through the page (lazy images)")
         await self._prescroll(slot, inner=True)
-        css_h = spec.height + await self._scroller_extra(slot)  # measured after lazy content came
+        extra = await self._scroller_extra(slot)  # measured after lazy content came
+        if not await self._grows_with_view(slot, spec, min(extra, GROWTH_PROBE_PX)):
+            log.info("the scrolling element has a fixed height; capturing the viewport")
+            return await self._band(slot, spec, 0, spec.height, report)
+        css_h = spec.height + extra
         out_w, out_h = _dev(spec.width, scale), _dev(css_h, scale)
         _check_limits(spec.format, out_w, out_h, what="The full page")
         if out_h > SAFE_GRAB_PX or out_w * out_h > SAFE_GRAB_AREA:
@@ -701,12 +708,16 @@ class Renderer:
                 f"The page scrolls inside an element; at {out_w:,}×{out_h:,} px it is too tall to "
                 "capture in one piece, and such a page cannot be captured in parts",
                 hint="capture the viewport or an element (selector), or lower the scale")
-        slot.view.resize(out_w, out_h)
-        await self._wait_view(slot, out_w, out_h, scale)
-        if not await self._js(slot, _SCROLLER_FITS_JS):
-            log.info("the scrolling element did not grow with the view; capturing the document")
-            css_h = spec.height
         return await self._band(slot, spec, 0, css_h, report)
+
+    async def _grows_with_view(self, slot: _Slot, spec: CaptureSpec, probe: int) -> bool:
+        """Whether the marked scrolling element gets ``probe`` CSS px taller with the view."""
+        before = float(await self._js(slot, _SCROLLER_HEIGHT_JS) or -1)
+        vw, vh = _dev(spec.width, spec.scale), _dev(spec.height + probe, spec.scale)
+        slot.view.resize(vw, vh)
+        await self._wait_view(slot, vw, vh, spec.scale)
+        after = float(await self._js(slot, _SCROLLER_HEIGHT_JS) or -1)
+        return before >= 0 and after - before >= probe - 1
 
     async def _prescroll(self, slot: _Slot, *, inner: bool = False) -> None:
         script = _PRESCROLL_JS % {"budget": int(PRESCROLL_MAX_S * 1000), "step": PRESCROLL_STEP_MS,
