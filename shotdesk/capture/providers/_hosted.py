@@ -12,15 +12,16 @@ flows — and subclasses :class:`HostedProvider` for the plumbing every one of t
 * :meth:`HostedProvider._usage_response` for ``usage()``, and :meth:`HostedProvider.aclose`.
 
 A subclass sets the class attributes (``id``, ``label``, ``needs_key``, ``default_base_url``,
-``capabilities``, ``meta_headers``, …) and implements ``_build_request`` and ``_classify``;
-it may override ``_metadata``, ``_read_timeout`` and ``_image`` where the provider differs.
+``capabilities``, ``meta_headers``, its module's ``build_request`` and ``classify``, …); it may
+override ``_build_request``, ``_classify``, ``_metadata``, ``_read_timeout`` and ``_image`` where
+the provider differs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -138,6 +139,11 @@ class HostedProvider:
     probe_rate_limits: ClassVar[bool] = True
     #: Whether the client this adapter creates follows redirects.
     follow_redirects: ClassVar[bool] = False
+    #: The adapter module's pure functions, ``build_request(client, spec, *, base_url, api_key)``
+    #: and ``classify(response, *, secrets)``, used by the default :meth:`_build_request` and
+    #: :meth:`_classify`; an adapter whose calls differ overrides those methods instead.
+    build_request: ClassVar[Callable[..., httpx.Request] | None] = None
+    classify: ClassVar[Callable[..., CaptureError | None] | None] = None
 
     def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
                  client: httpx.AsyncClient | None = None, policy: RetryPolicy | None = None,
@@ -159,11 +165,17 @@ class HostedProvider:
 
     def _build_request(self, spec: CaptureSpec) -> httpx.Request:
         """The capture request for ``spec`` (built anew for every attempt)."""
-        raise NotImplementedError
+        build = type(self).build_request
+        if build is None:
+            raise NotImplementedError
+        return build(self._client, spec, base_url=self.base_url, api_key=self._require_key())
 
     def _classify(self, response: httpx.Response, secrets: Secrets) -> CaptureError | None:
         """``None`` for a usable response, else the typed error it means."""
-        raise NotImplementedError
+        classify = type(self).classify
+        if classify is None:
+            raise NotImplementedError
+        return classify(response, secrets=secrets)
 
     def _metadata(self, headers: Mapping[str, str], secrets: Secrets) -> dict[str, str]:
         """The capture result's metadata, from the capture response's headers."""

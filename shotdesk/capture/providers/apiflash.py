@@ -28,7 +28,6 @@ from shotdesk.capture.base import ALL_OPTIONS, Capabilities
 from shotdesk.capture.http.errors import error_for_response, make_error
 from shotdesk.capture.providers._hosted import (
     HostedProvider,
-    Secrets,
     flag,
     json_object,
     json_or_none,
@@ -179,15 +178,12 @@ class ApiFlashProvider(HostedProvider):
     needs_key = True
     default_base_url = DEFAULT_BASE_URL
     capabilities = CAPABILITIES
+    build_request = build_request
+    classify = classify
     meta_headers = META_HEADERS
     key_name = "access key"
     probe_rate_limits = False
 
-    def _build_request(self, spec: CaptureSpec) -> httpx.Request:
-        return build_request(self._client, spec, base_url=self.base_url, api_key=self._require_key())
-
-    def _classify(self, response: httpx.Response, secrets: Secrets) -> CaptureError | None:
-        return classify(response, secrets=secrets)
 
     async def usage(self) -> dict[str, str]:
         """Quota from ``GET /v1/urltoimage/quota`` (does not use a capture)."""

@@ -34,7 +34,6 @@ from shotdesk.capture.base import ALL_OPTIONS, Capabilities
 from shotdesk.capture.http.errors import error_for_response
 from shotdesk.capture.providers._hosted import (
     HostedProvider,
-    Secrets,
     flag,
     json_object,
     json_or_none,
@@ -218,16 +217,13 @@ class ScreenshotOneProvider(HostedProvider):
     needs_key = True
     default_base_url = DEFAULT_BASE_URL
     capabilities = CAPABILITIES
+    build_request = build_request
+    classify = classify
     meta_headers = META_HEADERS
     key_name = "access key"
     # No rate-limit headers are documented: bound concurrency only, no probing.
     probe_rate_limits = False
 
-    def _build_request(self, spec: CaptureSpec) -> httpx.Request:
-        return build_request(self._client, spec, base_url=self.base_url, api_key=self._require_key())
-
-    def _classify(self, response: httpx.Response, secrets: Secrets) -> CaptureError | None:
-        return classify(response, secrets=secrets)
 
     def _read_timeout(self, spec: CaptureSpec) -> float:
         return max(100.0, timeout_seconds(spec.timeout_s) + 15.0)

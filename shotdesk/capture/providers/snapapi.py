@@ -189,16 +189,13 @@ class SnapApiProvider(HostedProvider):
     needs_key = True
     default_base_url = None
     capabilities = CAPABILITIES
+    build_request = build_request
+    classify = classify
     meta_headers = META_HEADERS
 
     def _checked_base_url(self, base_url: str | None) -> str:
         return require_base_url(base_url)
 
-    def _build_request(self, spec: CaptureSpec) -> httpx.Request:
-        return build_request(self._client, spec, base_url=self.base_url, api_key=self._require_key())
-
-    def _classify(self, response: httpx.Response, secrets: Secrets) -> CaptureError | None:
-        return classify(response, secrets=secrets)
 
     def _metadata(self, headers: Mapping[str, str], secrets: Secrets) -> dict[str, str]:
         return without_ms_suffix(super()._metadata(headers, secrets))

@@ -182,13 +182,10 @@ class SnapSharpProvider(HostedProvider):
     needs_key = True
     default_base_url = DEFAULT_BASE_URL
     capabilities = CAPABILITIES
+    build_request = build_request
+    classify = classify
     meta_headers = META_HEADERS
 
-    def _build_request(self, spec: CaptureSpec) -> httpx.Request:
-        return build_request(self._client, spec, base_url=self.base_url, api_key=self._require_key())
-
-    def _classify(self, response: httpx.Response, secrets: Secrets) -> CaptureError | None:
-        return classify(response, secrets=secrets)
 
     def _metadata(self, headers: Mapping[str, str], secrets: Secrets) -> dict[str, str]:
         """The informative response headers (request id, rate limit, render time, cache)."""

@@ -179,6 +179,8 @@ class UrlboxProvider(HostedProvider):
     needs_key = True
     default_base_url = DEFAULT_BASE_URL
     capabilities = CAPABILITIES
+    build_request = build_request
+    classify = classify
     meta_headers = META_HEADERS
     key_name = "secret key"
     missing_key_hint = "add the project's secret key in Settings or with `shotdesk key set urlbox`"
@@ -188,11 +190,6 @@ class UrlboxProvider(HostedProvider):
     #: The ``x-renders-*`` / ``x-ratelimit-*`` headers of the last render answer (for usage()).
     _last_headers: dict[str, str] | None = None
 
-    def _build_request(self, spec: CaptureSpec) -> httpx.Request:
-        return build_request(self._client, spec, base_url=self.base_url, api_key=self._require_key())
-
-    def _classify(self, response: httpx.Response, secrets: Secrets) -> CaptureError | None:
-        return classify(response, secrets=secrets)
 
     def _metadata(self, headers: Mapping[str, str], secrets: Secrets) -> dict[str, str]:
         out = super()._metadata(headers, secrets)
