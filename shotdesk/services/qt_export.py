@@ -160,10 +160,9 @@ class DragCopies:
         if prepared is not None:
             if prepared.intact():
                 return prepared.files
-            with self._lock:  # changed (or cleaned away) since: copy again; the old set stays
+            with self._lock:  # changed (or cleaned away) since: copy again below; the old set stays
                 if self._ready is prepared:
                     self._ready, self._wanted = None, None
-            self.prepare(ready, template)
         if not _within(ready, self._at_once_limit):
             total = human_size(sum(c.bytes for c in ready))
             if failed is not None:
